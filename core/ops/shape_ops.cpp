@@ -1,0 +1,5 @@
+#include "core/ops/op_registry.h"
+
+namespace fluidml::ops {
+void registerShapeOps(OpRegistry &) {}
+}  // namespace fluidml::ops
