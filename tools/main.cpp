@@ -1,1 +1,51 @@
-int main(){}
+// The fluidml command-line tool.
+#include <exception>
+#include <iostream>
+#include <new>
+
+#include "tools/commands.h"
+
+namespace {
+
+const char *kUsage = R"(fluidml — an ONNX inference compiler for CPUs
+
+usage: fluidml COMMAND [options]
+
+commands:
+  inspect MODEL                 inputs/outputs, op histogram, parameter bytes, FLOPs of MatMul/Gemm/Conv
+  run MODEL [--inputs DIR] [--outputs DIR] [--seed N]
+                                run the model; DIR holds input_K.pb / output_K.pb (ONNX test-data layout);
+                                without --inputs, deterministic random inputs of valid ranges
+  ops                           list the supported operators
+
+common options:
+  --shape NAME=DIMS             fix a model input's shape, e.g. --shape input_ids=1x128 (symbolic dims
+                                otherwise default to 1); repeatable
+  -h, --help                    this help
+
+exit codes: 0 ok, 1 internal error, 2 user error (bad model, bad input, bad option)
+)";
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  using namespace fluidml::cli;
+  try {
+    auto options = parseCommandLine(argc - 1, argv + 1);
+    if (!options) return reportUserError(options.status());
+    if (options->help || options->command.empty() || options->command == "help") {
+      std::cout << kUsage;
+      return options->command.empty() && !options->help ? kExitUserError : kExitOk;
+    }
+    if (options->command == "inspect") return inspectCommand(*options);
+    if (options->command == "run") return runCommand(*options);
+    if (options->command == "ops") return opsCommand(*options);
+    return reportUserError(fluidml::Status::error("unknown command '" + options->command + "' (see fluidml --help)"));
+  } catch (const std::bad_alloc &) {
+    std::cerr << "fluidml: internal error: out of memory\n";
+    return 1;
+  } catch (const std::exception &e) {
+    std::cerr << "fluidml: internal error: " << e.what() << '\n';
+    return 1;
+  }
+}

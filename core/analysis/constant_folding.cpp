@@ -8,7 +8,13 @@ namespace fluidml::analysis {
 
 namespace {
 
-bool allOperandsConstant(const ir::Graph &graph, const ir::Node &node) {
+/// Shape and Size read only their operand's static type, so they fold even when the operand is computed.
+bool readsOnlyOperandTypes(const ir::Node &node) {
+  return node.domain.empty() && (node.opType == "Shape" || node.opType == "Size");
+}
+
+bool canFold(const ir::Graph &graph, const ir::Node &node) {
+  if (readsOnlyOperandTypes(node)) return true;
   for (ir::ValueId in : node.inputs)
     if (in != ir::kNoValue && !graph.value(in).isConstant()) return false;
   return true;
@@ -18,6 +24,15 @@ Status foldNode(ir::Graph &graph, ir::NodeId nodeId, const ops::OpSchema &schema
   const ir::Node &node = graph.node(nodeId);
   ops::KernelContext context{node, graph.opsetVersion(node.domain), {}, {}};
   for (ir::ValueId in : node.inputs) context.inputs.push_back(in == ir::kNoValue ? nullptr : &graph.value(in).constant);
+  // Operands that are not constants (only for readsOnlyOperandTypes ops) are passed as data-less views.
+  std::vector<ir::Tensor> typeOnlyOperands;
+  typeOnlyOperands.reserve(node.inputs.size());
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    if (node.inputs[i] == ir::kNoValue || graph.value(node.inputs[i]).isConstant()) continue;
+    const ir::Value &v = graph.value(node.inputs[i]);
+    typeOnlyOperands.push_back(ir::Tensor::view(v.type.dtype, v.type.shape, nullptr));
+    context.inputs[i] = &typeOnlyOperands.back();
+  }
   std::vector<ir::Tensor> results;
   results.reserve(node.outputs.size());
   for (ir::ValueId out : node.outputs) {
@@ -47,7 +62,7 @@ Expected<FoldStats> inferTypesAndFold(ir::Graph &graph, const FoldOptions &optio
     const ir::Node &node = graph.node(id);
     Status inferred = ops::inferNodeTypes(graph, id);
     if (!inferred.isOk()) return inferred.withContext(ops::describeNode(node));
-    if (!options.fold || !allOperandsConstant(graph, node)) continue;
+    if (!options.fold || !canFold(graph, node)) continue;
     size_t bytes = 0;
     for (ir::ValueId out : node.outputs)
       if (out != ir::kNoValue) bytes += graph.value(out).type.bytes();

@@ -24,7 +24,7 @@ class Tensor {
   template <typename T>
   static Tensor fromVector(Shape shape, std::span<const T> values) {
     Tensor t = zeros(dtypeOf<T>(), std::move(shape));
-    std::memcpy(t.rawData(), values.data(), t.bytes());
+    if (t.bytes() != 0) std::memcpy(t.rawData(), values.data(), t.bytes());
     return t;
   }
   template <typename T>

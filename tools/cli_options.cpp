@@ -1,0 +1,63 @@
+#include "tools/cli_options.h"
+
+#include <charconv>
+
+namespace fluidml::cli {
+
+Expected<ir::Shape> parseShape(const std::string &text) {
+  ir::Shape shape;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find('x', start);
+    if (end == std::string::npos) end = text.size();
+    int64_t dim = -1;
+    auto [ptr, ec] = std::from_chars(text.data() + start, text.data() + end, dim);
+    if (ec != std::errc() || ptr != text.data() + end || dim < 0)
+      return Status::error("'" + text + "' is not a shape like 1x128");
+    shape.push_back(dim);
+    start = end + 1;
+  }
+  return shape;
+}
+
+Expected<CliOptions> parseCommandLine(int argc, char **argv) {
+  CliOptions options;
+  std::vector<std::string> args(argv, argv + argc);
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &arg = args[i];
+    auto value = [&](const std::string &flag) -> Expected<std::string> {
+      if (i + 1 >= args.size()) return Status::error(flag + " needs a value");
+      return args[++i];
+    };
+    if (arg == "--help" || arg == "-h") {
+      options.help = true;
+    } else if (arg == "--json") {
+      options.json = true;
+    } else if (arg == "--shape") {
+      FLUIDML_ASSIGN_OR_RETURN(std::string spec, value(arg));
+      size_t eq = spec.rfind('=');
+      if (eq == std::string::npos || eq == 0) return Status::error("--shape expects name=1x128, got '" + spec + "'");
+      auto shape = parseShape(spec.substr(eq + 1));
+      if (!shape) return shape.status().withContext("--shape");
+      options.shapes[spec.substr(0, eq)] = *shape;
+    } else if (arg == "--inputs") {
+      FLUIDML_ASSIGN_OR_RETURN(options.inputsDir, value(arg));
+    } else if (arg == "--outputs") {
+      FLUIDML_ASSIGN_OR_RETURN(options.outputsDir, value(arg));
+    } else if (arg == "--seed") {
+      FLUIDML_ASSIGN_OR_RETURN(std::string text, value(arg));
+      auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), options.seed);
+      if (ec != std::errc() || ptr != text.data() + text.size())
+        return Status::error("--seed expects a non-negative integer, got '" + text + "'");
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      return Status::error("unknown option '" + arg + "' (see fluidml --help)");
+    } else if (options.command.empty()) {
+      options.command = arg;
+    } else {
+      options.positional.push_back(arg);
+    }
+  }
+  return options;
+}
+
+}  // namespace fluidml::cli

@@ -1,0 +1,31 @@
+// Command-line parsing shared by the fluidml subcommands.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/ir/tensor_type.h"
+#include "core/support/status.h"
+
+namespace fluidml::cli {
+
+struct CliOptions {
+  std::string command;                     // "inspect", "run", ...
+  std::vector<std::string> positional;     // MODEL and friends
+  std::map<std::string, ir::Shape> shapes; // --shape name=1x128 (repeatable)
+  std::optional<std::string> inputsDir;    // --inputs DIR
+  std::optional<std::string> outputsDir;   // --outputs DIR
+  uint32_t seed = 0;                       // --seed N (random inputs)
+  bool json = false;                       // --json
+  bool help = false;                       // --help / -h
+};
+
+/// Parses argv after the program name. Unknown flags and malformed values are user errors that name the flag.
+Expected<CliOptions> parseCommandLine(int argc, char **argv);
+
+/// "1x3x224x224" -> {1,3,224,224}.
+Expected<ir::Shape> parseShape(const std::string &text);
+
+}  // namespace fluidml::cli

@@ -1,0 +1,26 @@
+// `fluidml ops`: the supported-operator table, grouped by family.
+#include <algorithm>
+#include <cstdio>
+
+#include "core/onnx/onnx_import.h"
+#include "core/ops/op_registry.h"
+#include "tools/commands.h"
+
+namespace fluidml::cli {
+
+int opsCommand(const CliOptions &) {
+  std::vector<const ops::OpSchema *> schemas;
+  for (const ops::OpSchema &s : ops::OpRegistry::instance().all()) schemas.push_back(&s);
+  std::stable_sort(schemas.begin(), schemas.end(), [](const ops::OpSchema *a, const ops::OpSchema *b) {
+    return std::tie(a->family, a->opType) < std::tie(b->family, b->opType);
+  });
+  std::printf("%zu supported operators (domain ai.onnx, models up to opset %lld)\n", schemas.size(),
+              static_cast<long long>(onnxio::kMaxOpset));
+  std::printf("%-16s %-26s %s\n", "family", "op", "opsets");
+  for (const ops::OpSchema *s : schemas)
+    std::printf("%-16s %-26s %d-%lld\n", s->family.c_str(), s->opType.c_str(), s->minOpset,
+                static_cast<long long>(onnxio::kMaxOpset));
+  return kExitOk;
+}
+
+}  // namespace fluidml::cli

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite: install what is missing, build, run ctest (its summary line closes the output).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup.sh
+bash tools/build.sh "$@"
+cd "${FLUIDML_BUILD_DIR:-build}"
+ctest --output-on-failure -j2
