@@ -44,6 +44,21 @@ Expected<CliOptions> parseCommandLine(int argc, char **argv) {
       FLUIDML_ASSIGN_OR_RETURN(options.inputsDir, value(arg));
     } else if (arg == "--outputs") {
       FLUIDML_ASSIGN_OR_RETURN(options.outputsDir, value(arg));
+    } else if (arg == "--pipeline") {
+      FLUIDML_ASSIGN_OR_RETURN(options.pipeline, value(arg));
+    } else if (arg == "--trace") {
+      FLUIDML_ASSIGN_OR_RETURN(options.trace, value(arg));
+    } else if (arg == "-o" || arg == "--output") {
+      FLUIDML_ASSIGN_OR_RETURN(options.outputDir, value(arg));
+    } else if (arg == "--check-plan") {
+      options.checkPlan = true;
+    } else if (arg == "--force") {
+      options.force = true;
+    } else if (arg == "--stop-after") {
+      FLUIDML_ASSIGN_OR_RETURN(std::string text, value(arg));
+      auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), options.stopAfter);
+      if (ec != std::errc() || ptr != text.data() + text.size() || options.stopAfter < 0)
+        return Status::error("--stop-after expects a non-negative integer, got '" + text + "'");
     } else if (arg == "--seed") {
       FLUIDML_ASSIGN_OR_RETURN(std::string text, value(arg));
       auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), options.seed);

@@ -17,7 +17,13 @@ struct CliOptions {
   std::map<std::string, ir::Shape> shapes; // --shape name=1x128 (repeatable)
   std::optional<std::string> inputsDir;    // --inputs DIR
   std::optional<std::string> outputsDir;   // --outputs DIR
-  uint32_t seed = 0;                       // --seed N (random inputs)
+  uint32_t seed = 0;                       // --seed N (random inputs, datasets)
+  std::string pipeline = "fluidml";        // --pipeline FILE|NAME (NAME = a file in pipelines/)
+  std::optional<std::string> trace;        // --trace FILE: every snapshot as JSON
+  int stopAfter = -1;                      // --stop-after N: run only the first N passes
+  std::optional<std::string> outputDir;    // -o DIR (datasets make)
+  bool force = false;                      // --force (datasets make)
+  bool checkPlan = false;                  // --check-plan (run): compare planned with unplanned execution
   bool json = false;                       // --json
   bool help = false;                       // --help / -h
 };

@@ -12,6 +12,9 @@ inline constexpr int kExitUserError = 2;
 int inspectCommand(const CliOptions &options);
 int runCommand(const CliOptions &options);
 int opsCommand(const CliOptions &options);
+int planCommand(const CliOptions &options);
+int passesCommand(const CliOptions &options);
+int datasetsCommand(const CliOptions &options);
 
 /// Imports the model named by the first positional argument with the --shape options.
 Expected<ir::Graph> loadModel(const CliOptions &options);

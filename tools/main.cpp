@@ -13,14 +13,26 @@ usage: fluidml COMMAND [options]
 
 commands:
   inspect MODEL                 inputs/outputs, op histogram, parameter bytes, FLOPs of MatMul/Gemm/Conv
-  run MODEL [--inputs DIR] [--outputs DIR] [--seed N]
-                                run the model; DIR holds input_K.pb / output_K.pb (ONNX test-data layout);
-                                without --inputs, deterministic random inputs of valid ranges
+  run MODEL [--inputs DIR] [--outputs DIR] [--seed N] [--check-plan]
+                                compile with the pipeline and run from its memory plan; DIR holds input_K.pb /
+                                output_K.pb (ONNX test-data layout); without --inputs, deterministic random
+                                inputs of valid ranges; --check-plan also runs unplanned and requires
+                                bit-identical outputs
+  plan MODEL [--pipeline P] [--json]
+                                the memory plan: lower bound (with and without the schedule), arena bytes and
+                                efficiency per planner (naive, greedy-size, best-of), in-place and view reuses
   ops                           list the supported operators
+  passes                        list the passes pipelines can use
+  datasets make NAME [-o DIR] [--seed N] [--force]
+                                generate a model of the paper's families (PyTorch export + reference outputs)
+  datasets list                 the dataset names
 
 common options:
   --shape NAME=DIMS             fix a model input's shape, e.g. --shape input_ids=1x128 (symbolic dims
                                 otherwise default to 1); repeatable
+  --pipeline FILE|NAME          pass pipeline (NAME = pipelines/NAME.json: baseline, fluidml; default fluidml)
+  --trace FILE                  write every pass snapshot (graph, schedule, memory plan) as JSON
+  --stop-after N                run only the first N passes of the pipeline
   -h, --help                    this help
 
 exit codes: 0 ok, 1 internal error, 2 user error (bad model, bad input, bad option)
@@ -40,6 +52,9 @@ int main(int argc, char **argv) {
     if (options->command == "inspect") return inspectCommand(*options);
     if (options->command == "run") return runCommand(*options);
     if (options->command == "ops") return opsCommand(*options);
+    if (options->command == "plan") return planCommand(*options);
+    if (options->command == "passes") return passesCommand(*options);
+    if (options->command == "datasets") return datasetsCommand(*options);
     return reportUserError(fluidml::Status::error("unknown command '" + options->command + "' (see fluidml --help)"));
   } catch (const std::bad_alloc &) {
     std::cerr << "fluidml: internal error: out of memory\n";

@@ -1,6 +1,8 @@
-// `fluidml run MODEL [--inputs DIR] [--outputs DIR]`: executes the model (reference interpreter for now) on
-// inputs in ONNX test-data layout (input_K.pb) or on deterministic random inputs, prints a summary of each
-// output and optionally writes them as output_K.pb.
+// `fluidml run MODEL [--inputs DIR] [--outputs DIR]`: compiles the model with the pipeline (--pipeline) and
+// executes it with the reference interpreter from the pipeline's memory plan (one arena), on inputs in ONNX
+// test-data layout (input_K.pb) or on deterministic random inputs; prints a summary of each output and
+// optionally writes them as output_K.pb. --check-plan also runs without the plan and requires bit-identical
+// outputs (the proof that the plan is valid).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -11,6 +13,7 @@
 #include "core/interp/interpreter.h"
 #include "core/onnx/tensor_proto.h"
 #include "tools/commands.h"
+#include "tools/compile_pipeline.h"
 #include "tools/random_inputs.h"
 
 namespace fs = std::filesystem;
@@ -94,14 +97,36 @@ int runCommand(const CliOptions &options) {
   Status inputsOk = interp::checkInputs(*graph, inputs);
   if (!inputsOk.isOk()) return reportUserError(inputsOk.withContext(options.positional[0]));
 
-  interp::Interpreter interpreter(*graph);
+  auto spec = resolvePipeline(options.pipeline);
+  if (!spec) return reportUserError(spec.status());
+  auto compiled = runPipeline(*graph, *spec, options);
+  if (!compiled) return reportUserError(compiled.status().withContext(options.positional[0]));
+  const analysis::MemoryPlan *plan = compiled->context.memoryPlan ? &*compiled->context.memoryPlan : nullptr;
+
+  interp::Interpreter interpreter(*graph, plan);
   auto start = std::chrono::steady_clock::now();
   auto outputs = interpreter.run(inputs);
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (!outputs) return reportUserError(outputs.status().withContext(options.positional[0]));
 
-  std::printf("ran %s with the reference interpreter in %.1f ms (%s inputs)\n", options.positional[0].c_str(), ms,
-              options.inputsDir ? options.inputsDir->c_str() : "random");
+  std::printf("ran %s with the reference interpreter in %.1f ms (%s inputs, pipeline '%s')\n",
+              options.positional[0].c_str(), ms, options.inputsDir ? options.inputsDir->c_str() : "random",
+              spec->name.c_str());
+  if (plan != nullptr)
+    std::printf("memory plan: %s, arena %zu bytes (lower bound %zu, efficiency %.2f%%), %d in place, %d views\n",
+                plan->planner.c_str(), plan->arenaBytes, plan->lowerBoundBytes, 100.0 * plan->efficiency(),
+                plan->inPlaceReuses, plan->viewReuses);
+  if (options.checkPlan) {
+    auto unplanned = interp::Interpreter(*graph).run(inputs);
+    if (!unplanned) return reportUserError(unplanned.status().withContext(options.positional[0]));
+    for (size_t i = 0; i < outputs->size(); ++i)
+      if (!(*outputs)[i].identicalTo((*unplanned)[i])) {
+        std::fprintf(stderr, "fluidml: internal error: output %zu differs between planned and unplanned execution\n", i);
+        return 1;
+      }
+    std::printf("check-plan: planned execution is bit-identical to unplanned execution (%zu outputs)\n",
+                outputs->size());
+  }
   std::printf("outputs:\n");
   for (size_t i = 0; i < outputs->size(); ++i) printSummary(graph->value(graph->outputs()[i]).name, (*outputs)[i]);
 

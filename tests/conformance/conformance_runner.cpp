@@ -2,8 +2,11 @@
 // Every case whose ops are all in the op table must pass, unless exceptions.txt names it with a reason;
 // cases with ops we do not claim are skipped. Prints pass/fail/skip counts per op and a closing
 // "N passed, N failed, N skipped" line; exits 1 when an unexcused case fails or an exception is stale.
+// With --planned, every case that passes is run again from a memory plan by each planner (naive, greedy-size,
+// best-of; in place and views on), after checkMemoryPlan accepts the plan, and must give bit-identical outputs.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -11,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/analysis/memory_plan.h"
 #include "core/interp/interpreter.h"
 #include "core/onnx/onnx_import.h"
 #include "core/onnx/tensor_proto.h"
@@ -37,7 +41,56 @@ struct Options {
   std::string filter;
   std::string exceptionsFile;
   bool verbose = false;
+  bool planned = false;
 };
+
+/// What the planned runs covered, for the summary.
+struct PlannedCounts {
+  int runs = 0;           // planned runs compared bit for bit (cases x data sets x planners)
+  int arenaValues = 0;    // values placed in an arena, over the best-of plans
+  int inPlace = 0;
+  int views = 0;
+  size_t arenaBytes = 0;  // sums over the best-of plans
+  size_t lowerBoundBytes = 0;
+  size_t naiveBytes = 0;
+};
+
+constexpr const char *kPlanners[] = {"naive", "greedy-size", "best-of"};
+
+/// Runs the graph from a plan by each planner; an error when a plan fails its check or an output differs in
+/// any bit from the unplanned run.
+std::string checkPlannedRuns(const ir::Graph &graph, const std::vector<ir::Tensor> &inputs,
+                             const std::vector<ir::Tensor> &unplanned, PlannedCounts &counts) {
+  for (const char *planner : kPlanners) {
+    analysis::MemoryPlanOptions options;
+    options.planner = planner;
+    auto plan = analysis::planMemory(graph, options);
+    if (!plan) return std::string("planned (") + planner + "): " + plan.message();
+    Status checked = analysis::checkMemoryPlan(graph, *plan);
+    if (!checked.isOk()) return std::string("planned (") + planner + "): " + checked.message();
+    interp::Interpreter interpreter(graph, &*plan);
+    auto outputs = interpreter.run(inputs);
+    if (!outputs) return std::string("planned (") + planner + "): " + outputs.message();
+    for (size_t i = 0; i < unplanned.size(); ++i) {
+      const ir::Tensor &a = (*outputs)[i], &b = unplanned[i];
+      if (a.dtype() != b.dtype() || a.shape() != b.shape() ||
+          (a.bytes() != 0 && std::memcmp(a.rawData(), b.rawData(), a.bytes()) != 0))
+        return std::string("planned (") + planner + "): output " + std::to_string(i) +
+               " differs from the unplanned run";
+    }
+    ++counts.runs;
+    if (std::string(planner) == "best-of") {
+      for (const analysis::ValueStorage &s : plan->storage)
+        if (s.buffer >= 0) ++counts.arenaValues;
+      counts.inPlace += plan->inPlaceReuses;
+      counts.views += plan->viewReuses;
+      counts.arenaBytes += plan->arenaBytes;
+      counts.lowerBoundBytes += plan->lowerBoundBytes;
+      counts.naiveBytes += plan->naiveBytes;
+    }
+  }
+  return "";
+}
 
 /// exceptions.txt: "test_name  reason..." per line; '#' starts a comment.
 std::map<std::string, std::string> readExceptions(const std::string &path) {
@@ -70,7 +123,8 @@ std::vector<std::string> sortedPbFiles(const fs::path &dir, const std::string &p
   return paths;
 }
 
-CaseResult runDataSet(const fs::path &caseDir, const fs::path &setDir) {
+CaseResult runDataSet(const fs::path &caseDir, const fs::path &setDir, const Options &runOptions,
+                      PlannedCounts &planned) {
   std::map<std::string, ir::Tensor> inputsByName;
   for (const std::string &path : sortedPbFiles(setDir, "input_")) {
     auto tensor = onnxio::readTensorFile(path);
@@ -105,10 +159,15 @@ CaseResult runDataSet(const fs::path &caseDir, const fs::path &setDir) {
     std::string mismatch = test::compareTensors((*outputs)[i], expected[i].tensor, test::kOnnxTolerance);
     if (!mismatch.empty()) return {Outcome::Fail, "output " + std::to_string(i) + ": " + mismatch};
   }
+  if (runOptions.planned) {
+    std::string problem = checkPlannedRuns(*graph, inputs, *outputs, planned);
+    if (!problem.empty()) return {Outcome::Fail, problem};
+  }
   return {Outcome::Pass, ""};
 }
 
-CaseResult runCase(const fs::path &caseDir, std::vector<std::string> &opsOut) {
+CaseResult runCase(const fs::path &caseDir, std::vector<std::string> &opsOut, const Options &options,
+                   PlannedCounts &planned) {
   auto scan = onnxio::scanModelFile((caseDir / "model.onnx").string());
   if (!scan) return {Outcome::Fail, scan.message()};
   opsOut = scan->opTypes;
@@ -128,7 +187,7 @@ CaseResult runCase(const fs::path &caseDir, std::vector<std::string> &opsOut) {
   std::sort(sets.begin(), sets.end());
   if (sets.empty()) return {Outcome::Skip, "no test data"};
   for (const fs::path &set : sets) {
-    CaseResult result = runDataSet(caseDir, set);
+    CaseResult result = runDataSet(caseDir, set, options, planned);
     if (result.outcome != Outcome::Pass) return result;
   }
   return {Outcome::Pass, ""};
@@ -145,8 +204,9 @@ int main(int argc, char **argv) {
     else if (arg == "--filter") options.filter = next();
     else if (arg == "--exceptions") options.exceptionsFile = next();
     else if (arg == "--verbose" || arg == "-v") options.verbose = true;
+    else if (arg == "--planned") options.planned = true;
     else {
-      std::cerr << "usage: fluidml_conformance [--data DIR] [--filter SUBSTRING] [--exceptions FILE] [--verbose]\n";
+      std::cerr << "usage: fluidml_conformance [--data DIR] [--filter SUBSTRING] [--exceptions FILE] [--planned] [--verbose]\n";
       return 2;
     }
   }
@@ -166,11 +226,12 @@ int main(int argc, char **argv) {
   int passed = 0, failed = 0, skipped = 0, excused = 0;
   std::vector<std::string> problems;
   std::set<std::string> seen;
+  PlannedCounts planned;
   for (const fs::path &caseDir : cases) {
     std::string name = caseDir.filename().string();
     seen.insert(name);
     std::vector<std::string> ops;
-    CaseResult result = runCase(caseDir, ops);
+    CaseResult result = runCase(caseDir, ops, options, planned);
     auto exception = exceptions.find(name);
     bool isExcused = exception != exceptions.end();
     // A skip because of an op we do not claim needs no excuse; any other non-pass does.
@@ -210,6 +271,11 @@ int main(int argc, char **argv) {
     std::cout << line.str() << "  " << c.pass << "\t" << c.fail << "\t" << c.excused << "\t" << c.skip << '\n';
   }
   for (const std::string &p : problems) std::cout << p << '\n';
+  if (options.planned)
+    std::cout << "planned: " << planned.runs << " planned runs (naive, greedy-size, best-of) bit-identical to the "
+              << "unplanned interpreter; best-of plans: " << planned.arenaValues << " arena values, "
+              << planned.inPlace << " in place, " << planned.views << " views, arena " << planned.arenaBytes
+              << " B, lower bound " << planned.lowerBoundBytes << " B, naive " << planned.naiveBytes << " B\n";
   std::cout << "cases: " << passed << " passed, " << failed << " failed, " << excused << " excused (see "
             << (options.exceptionsFile.empty() ? "no exceptions file" : options.exceptionsFile) << "), " << skipped
             << " skipped (unclaimed ops)\n";

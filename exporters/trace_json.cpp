@@ -1,0 +1,209 @@
+// The trace JSON (schema: exporters/TRACE_SCHEMA.md). O(values + nodes + uses) per snapshot; constant data
+// is never embedded, only types, so a trace stays small next to the model.
+#include "exporters/trace_json.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <type_traits>
+#include <variant>
+
+#include <unistd.h>
+
+namespace fluidml::exporters {
+
+namespace {
+
+using nlohmann::json;
+
+/// Lists longer than this are summarized by their type ("int64[1024]") instead of written out.
+constexpr size_t kMaxAttributeList = 64;
+
+/// The trace's own names for storage kinds (part of the versioned schema, not of the planner's API).
+const char *storageKindJson(analysis::StorageKind kind) {
+  switch (kind) {
+    case analysis::StorageKind::None: return "none";
+    case analysis::StorageKind::External: return "external";
+    case analysis::StorageKind::Arena: return "arena";
+    case analysis::StorageKind::InPlace: return "in-place";
+    case analysis::StorageKind::View: return "view";
+  }
+  return "none";
+}
+
+json idOrNull(int32_t id) { return id < 0 ? json(nullptr) : json(id); }
+
+json attributeToJson(const ir::Attribute &attribute) {
+  return std::visit(
+      [](const auto &v) -> json {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, ir::Tensor>) {
+          return "tensor " + v.type().toString();
+        } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+          if (v.size() > kMaxAttributeList) return "int64[" + std::to_string(v.size()) + "]";
+          return json(v);
+        } else if constexpr (std::is_same_v<T, std::vector<float>>) {
+          if (v.size() > kMaxAttributeList) return "float32[" + std::to_string(v.size()) + "]";
+          json list = json::array();
+          for (float f : v) list.push_back(static_cast<double>(f));
+          return list;
+        } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+          if (v.size() > kMaxAttributeList) return "string[" + std::to_string(v.size()) + "]";
+          return json(v);
+        } else if constexpr (std::is_same_v<T, float>) {
+          return static_cast<double>(v);
+        } else {
+          return json(v);
+        }
+      },
+      attribute);
+}
+
+const char *valueKind(const ir::Graph &graph, const ir::Value &value) {
+  if (value.isConstant()) return "constant";
+  for (ir::ValueId in : graph.inputs())
+    if (in == value.id) return "input";
+  if (graph.isGraphOutput(value.id)) return "output";
+  return "intermediate";
+}
+
+json layoutToJson(const ir::TensorType &type) {
+  // The explicit permutation even for row-major, so readers need no rule for the empty case.
+  const ir::Layout layout = type.layout.order.empty() ? ir::Layout::identity(type.rank()) : type.layout;
+  return json(layout.order);
+}
+
+json graphToJson(const ir::Graph &graph) {
+  json values = json::array();
+  for (size_t id = 0; id < graph.valueCapacity(); ++id) {
+    const ir::Value &v = graph.value(static_cast<ir::ValueId>(id));
+    if (!v.alive) continue;
+    json consumers = json::array();
+    std::vector<ir::NodeId> seen;
+    for (const ir::Use &use : v.uses) {
+      if (std::find(seen.begin(), seen.end(), use.node) != seen.end()) continue;
+      seen.push_back(use.node);
+      consumers.push_back(use.node);
+    }
+    values.push_back({{"id", v.id},
+                      {"name", v.name},
+                      {"dtype", std::string(ir::dtypeName(v.type.dtype))},
+                      {"shape", v.type.shape},
+                      {"layout", layoutToJson(v.type)},
+                      {"kind", valueKind(graph, v)},
+                      {"bytes", v.type.bytes()},
+                      {"producer", idOrNull(v.producer)},
+                      {"consumers", std::move(consumers)}});
+  }
+  json nodes = json::array();
+  for (ir::NodeId id : graph.order()) {
+    const ir::Node &n = graph.node(id);
+    json inputs = json::array(), outputs = json::array(), attributes = json::object();
+    for (ir::ValueId in : n.inputs) inputs.push_back(idOrNull(in));
+    for (ir::ValueId out : n.outputs) outputs.push_back(idOrNull(out));
+    for (const auto &[key, attribute] : n.attributes) attributes[key] = attributeToJson(attribute);
+    json node = {{"id", n.id}, {"name", n.name}, {"op", n.opType}, {"inputs", std::move(inputs)},
+                 {"outputs", std::move(outputs)}, {"attributes", std::move(attributes)}};
+    if (!n.domain.empty()) node["domain"] = n.domain;
+    nodes.push_back(std::move(node));
+  }
+  return {{"name", graph.name},
+          {"inputs", graph.inputs()},
+          {"outputs", graph.outputs()},
+          {"values", std::move(values)},
+          {"nodes", std::move(nodes)}};
+}
+
+}  // namespace
+
+json memoryPlanToJson(const ir::Graph &graph, const analysis::MemoryPlan &plan) {
+  std::vector<json> bufferValues(plan.buffers.size(), json::array());
+  json storage = json::array();
+  for (size_t id = 0; id < plan.storage.size(); ++id) {
+    const analysis::ValueStorage &s = plan.storage[id];
+    if (s.kind == analysis::StorageKind::None) continue;
+    const bool known = id < graph.valueCapacity();
+    json entry = {{"value", static_cast<int64_t>(id)},
+                  {"name", known ? graph.value(static_cast<ir::ValueId>(id)).name : std::string()},
+                  {"kind", storageKindJson(s.kind)},
+                  {"alias_of", idOrNull(s.aliasOf)},
+                  {"buffer", s.buffer < 0 ? json(nullptr) : json(s.buffer)}};
+    storage.push_back(std::move(entry));
+    if (s.buffer >= 0 && static_cast<size_t>(s.buffer) < bufferValues.size())
+      bufferValues[static_cast<size_t>(s.buffer)].push_back(static_cast<int64_t>(id));
+  }
+  json buffers = json::array();
+  for (size_t b = 0; b < plan.buffers.size(); ++b) {
+    const analysis::ArenaBuffer &buffer = plan.buffers[b];
+    buffers.push_back({{"root", idOrNull(buffer.root)},
+                       {"bytes", buffer.bytes},
+                       {"offset", buffer.offset},
+                       {"first_step", buffer.firstStep},
+                       {"last_step", buffer.lastStep},
+                       {"values", std::move(bufferValues[b])}});
+  }
+  return {{"planner", plan.planner},
+          {"placement_order", plan.placementOrder},
+          {"alignment", plan.alignment},
+          {"arena_bytes", plan.arenaBytes},
+          {"lower_bound_bytes", plan.lowerBoundBytes},
+          {"naive_bytes", plan.naiveBytes},
+          {"efficiency", plan.efficiency()},
+          {"in_place_reuses", plan.inPlaceReuses},
+          {"view_reuses", plan.viewReuses},
+          {"buffers", std::move(buffers)},
+          {"storage", std::move(storage)}};
+}
+
+json snapshotToJson(const pass::Snapshot &snapshot) {
+  json stats = json::object();
+  for (const auto &[key, value] : snapshot.result.stats) stats[key] = value;
+  return {{"index", snapshot.index},
+          {"pass", snapshot.passName},
+          {"options", snapshot.passOptions.is_null() ? json::object() : snapshot.passOptions},
+          {"changed", snapshot.result.changed},
+          {"stats", std::move(stats)},
+          {"schedule", snapshot.scheduleName},
+          {"graph", graphToJson(snapshot.graph)},
+          {"memory_plan", snapshot.memoryPlan ? memoryPlanToJson(snapshot.graph, *snapshot.memoryPlan)
+                                              : json(nullptr)}};
+}
+
+json traceToJson(const std::string &model, const std::string &pipeline,
+                 const std::vector<std::shared_ptr<const pass::Snapshot>> &snapshots) {
+  json list = json::array();
+  for (const auto &snapshot : snapshots) list.push_back(snapshotToJson(*snapshot));
+  return {{"schema", "fluidml-trace"},
+          {"version", kTraceSchemaVersion},
+          {"model", model},
+          {"pipeline", pipeline},
+          {"snapshots", std::move(list)}};
+}
+
+Status writeTraceFile(const std::string &path, const nlohmann::json &trace) {
+  // ONNX names are not guaranteed UTF-8; replacing bad bytes keeps the dump from throwing.
+  const std::string text = trace.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  // Written next to the target and renamed, so a reader never sees half a trace.
+  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!out) return Status::error(path + ": cannot write the trace (cannot create " + temporary + ")");
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.flush();
+    if (!out) {
+      out.close();
+      std::remove(temporary.c_str());
+      return Status::error(path + ": cannot write the trace (write failed)");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(temporary, path, ec);
+  if (ec) {
+    std::remove(temporary.c_str());
+    return Status::error(path + ": cannot write the trace (" + ec.message() + ")");
+  }
+  return Status::ok();
+}
+
+}  // namespace fluidml::exporters

@@ -1,0 +1,24 @@
+// One explicit line per pass (static libraries would drop self-registering static initializers).
+#include "passes/passes.h"
+
+namespace fluidml::passes {
+
+const pass::PassRegistry &standardPassRegistry() {
+  static const pass::PassRegistry registry = [] {
+    pass::PassRegistry r;
+    r.add("fold-constants", "fold nodes whose operands are all constants (and Shape/Size of static types)",
+          createFoldConstantsPass);
+    r.add("eliminate-dead-code", "remove nodes and constants that no graph output depends on",
+          createEliminateDeadCodePass);
+    r.add("eliminate-identity", "remove Identity, inference Dropout, no-op Cast/Reshape and collapse Reshape chains",
+          createEliminateIdentityPass);
+    r.add("schedule", "reorder operators (memory-aware topological order, or keep the import order)",
+          createSchedulePass);
+    r.add("memory-plan", "place every intermediate tensor in one arena by lifetimes (naive, greedy-size, best-of)",
+          createMemoryPlanPass);
+    return r;
+  }();
+  return registry;
+}
+
+}  // namespace fluidml::passes

@@ -1,0 +1,120 @@
+// eliminate-dead-code: nodes and constants that no graph output depends on go; everything else stays.
+#include <catch2/catch.hpp>
+
+#include "core/ir/verifier.h"
+#include "passes/passes.h"
+#include "tests/test_util.h"
+
+using namespace fluidml;
+using namespace fluidml::ir;
+
+namespace {
+
+Graph finish(GraphBuilder &b) {
+  auto graph = std::move(b).build();
+  INFO((graph.hasValue() ? std::string() : graph.message()));
+  REQUIRE(graph.hasValue());
+  return std::move(graph).value();
+}
+
+pass::PassResult runPass(Graph &graph, const nlohmann::json &options = nlohmann::json::object()) {
+  auto created = passes::standardPassRegistry().create("eliminate-dead-code", options);
+  INFO((created.hasValue() ? std::string() : created.message()));
+  REQUIRE(created.hasValue());
+  pass::PassContext context;
+  auto result = (*created)->run(graph, context);
+  INFO((result.hasValue() ? std::string() : result.message()));
+  REQUIRE(result.hasValue());
+  Status verified = verify(graph);
+  INFO((verified.isOk() ? std::string() : verified.message()));
+  REQUIRE(verified.isOk());
+  return std::move(result).value();
+}
+
+std::vector<std::string> opTypes(const Graph &graph) {
+  std::vector<std::string> ops;
+  for (NodeId id : graph.order()) ops.push_back(graph.node(id).opType);
+  return ops;
+}
+
+void requireSameOutputs(const Graph &before, const Graph &after, const std::vector<Tensor> &inputs) {
+  auto expected = test::runGraph(before, inputs);
+  auto actual = test::runGraph(after, inputs);
+  REQUIRE(expected.size() == actual.size());
+  for (size_t i = 0; i < expected.size(); ++i) CHECK(actual[i].identicalTo(expected[i]));
+}
+
+}  // namespace
+
+TEST_CASE("eliminate-dead-code removes unreachable nodes and their constants", "[passes][eliminate-dead-code]") {
+  GraphBuilder b = test::makeBuilder();
+  ValueId x = b.input("x", DType::Float32, {2, 3});
+  ValueId unused = b.input("unused", DType::Float32, {4});
+  ValueId w = b.constant("w", test::randomFloats({2, 3}, 1));
+  ValueId shared = b.constant("shared", test::randomFloats({2, 3}, 2));
+  ValueId s = b.op("Sigmoid", {x});
+  ValueId deadMul = b.op("Mul", {s, w});
+  b.op("Add", {deadMul, shared});  // a dead chain of three nodes
+  b.op("Relu", {unused});          // reads a graph input, produces nothing used
+  ValueId y = b.op("Add", {b.op("Relu", {x}), shared});
+  b.output(y);
+  Graph graph = finish(b);
+  const Graph before = graph.clone();
+
+  pass::PassResult result = runPass(graph);
+  CHECK(result.changed);
+  CHECK(result.stats.at("removed_nodes") == 4);
+  CHECK(result.stats.at("removed_constants") == 1);
+  CHECK(opTypes(graph) == std::vector<std::string>{"Relu", "Add"});
+  CHECK_FALSE(graph.value(w).alive);
+  CHECK(graph.value(shared).alive);
+  CHECK(graph.inputs() == std::vector<ValueId>{x, unused});  // the interface stays
+  CHECK(graph.value(unused).uses.empty());
+  requireSameOutputs(before, graph, {test::randomFloats({2, 3}, 7), test::randomFloats({4}, 8)});
+
+  pass::PassResult again = runPass(graph);
+  CHECK_FALSE(again.changed);
+  CHECK(again.stats.at("removed_nodes") == 0);
+}
+
+TEST_CASE("eliminate-dead-code keeps a node when any of its outputs is used", "[passes][eliminate-dead-code]") {
+  GraphBuilder b = test::makeBuilder();
+  ValueId x = b.input("x", DType::Float32, {4, 6});
+  ValueId sizes = b.constant("sizes", Tensor::fromVector<int64_t>({2}, {2, 2}));
+  std::vector<ValueId> parts = b.opMulti("Split", {x, sizes}, 2);
+  b.op("Tanh", {parts[0]});  // dead
+  b.output(b.op("Relu", {parts[1]}));
+  Graph graph = finish(b);
+  const Graph before = graph.clone();
+
+  pass::PassResult result = runPass(graph);
+  CHECK(result.stats.at("removed_nodes") == 1);
+  CHECK(opTypes(graph) == std::vector<std::string>{"Split", "Relu"});
+  CHECK(graph.value(parts[0]).alive);  // an output of a live node, now unread
+  requireSameOutputs(before, graph, {test::randomFloats({4, 6}, 3)});
+}
+
+TEST_CASE("eliminate-dead-code keeps outputs that are constants or inputs", "[passes][eliminate-dead-code]") {
+  GraphBuilder b = test::makeBuilder();
+  ValueId x = b.input("x", DType::Float32, {3});
+  ValueId c = b.constant("c", test::randomFloats({3}, 4));
+  b.op("Neg", {x});
+  b.output(x);
+  b.output(c);
+  Graph graph = finish(b);
+
+  pass::PassResult result = runPass(graph);
+  CHECK(result.stats.at("removed_nodes") == 1);
+  CHECK(result.stats.at("removed_constants") == 0);
+  CHECK(graph.order().empty());
+  CHECK(graph.value(c).alive);
+  auto outputs = test::runGraph(graph, {test::randomFloats({3}, 5)});
+  CHECK(outputs[0].identicalTo(test::randomFloats({3}, 5)));
+  CHECK(outputs[1].identicalTo(graph.value(c).constant));
+}
+
+TEST_CASE("eliminate-dead-code rejects options", "[passes][eliminate-dead-code]") {
+  auto created = passes::standardPassRegistry().create("eliminate-dead-code", {{"aggressive", true}});
+  REQUIRE_FALSE(created.hasValue());
+  CHECK_THAT(created.message(), Catch::Contains("aggressive"));
+}
