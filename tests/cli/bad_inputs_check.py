@@ -57,6 +57,16 @@ def make_corpus(work):
     save(mlp([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], [bad_w]), f"{work}/shape_mismatch.onnx")
     write_tensor(np.ones((1, 5), np.float32), "x", f"{work}/wrong_shape")
     write_tensor(np.ones((1, 4), np.int64), "x", f"{work}/wrong_dtype")
+    pipelines = {
+        "syntax": '{"passes": [{"pass": "memory-plan",}]}',
+        "unknown_pass": '{"passes": [{"pass": "frobnicate"}]}',
+        "unknown_option": '{"passes": [{"pass": "memory-plan", "options": {"plannr": "best-of"}}]}',
+        "bad_choice": '{"passes": [{"pass": "memory-plan", "options": {"planner": "fastest"}}]}',
+        "unknown_key": '{"passes": [{"pass": "memory-plan", "optons": {}}]}',
+    }
+    for name, text in pipelines.items():
+        with open(f"{work}/pipeline_{name}.json", "w") as f:
+            f.write(text)
     os.makedirs(f"{work}/not_a_tensor", exist_ok=True)
     with open(f"{work}/not_a_tensor/input_0.pb", "wb") as f:
         f.write(bytes(rng.randrange(256) for _ in range(64)))
@@ -80,6 +90,17 @@ CASES = [
     ("shape override of the wrong rank", ["run", "{w}/good.onnx", "--shape", "x=1x4x1"], ["'x'"]),
     ("shape override of an unknown input", ["run", "{w}/good.onnx", "--shape", "nope=1x4"], ["'nope'"]),
     ("malformed --shape", ["run", "{w}/good.onnx", "--shape", "x=1xq"], ["--shape"]),
+    ("pipeline with a JSON syntax error", ["plan", "{w}/good.onnx", "--pipeline", "{w}/pipeline_syntax.json"],
+     ["pipeline_syntax.json:1:", "invalid JSON"]),
+    ("pipeline naming an unknown pass", ["plan", "{w}/good.onnx", "--pipeline", "{w}/pipeline_unknown_pass.json"],
+     ["'frobnicate'", "memory-plan"]),
+    ("pipeline with an unknown option", ["run", "{w}/good.onnx", "--pipeline", "{w}/pipeline_unknown_option.json"],
+     ["'plannr'", "planner"]),
+    ("pipeline with a bad option value", ["plan", "{w}/good.onnx", "--pipeline", "{w}/pipeline_bad_choice.json"],
+     ["'planner'", "fastest"]),
+    ("pipeline with an unknown key", ["plan", "{w}/good.onnx", "--pipeline", "{w}/pipeline_unknown_key.json"],
+     ["'passes[0].optons'"]),
+    ("unknown pipeline name", ["plan", "{w}/good.onnx", "--pipeline", "fastest"], ["'fastest'", "fluidml"]),
     ("unknown option", ["run", "{w}/good.onnx", "--frobnicate"], ["--frobnicate"]),
     ("unknown command", ["frobnicate"], ["frobnicate"]),
 ]
