@@ -191,18 +191,8 @@ class EliminateIdentityPass final : public pass::Pass {
     // The output keeps its name: the producer of `in` produces `out` instead, and `in` goes away.
     const ir::Value &inValue = graph.value(in);
     if (inValue.producer == ir::kNoNode || graph.isGraphOutput(in)) return false;
-    const ir::NodeId producer = inValue.producer;
-    const int slot = inValue.producerOutput;
-    const std::vector<ir::Use> otherUses = inValue.uses;
-    for (const ir::Use &use : otherUses)
-      if (use.node != id) graph.setOperand(use.node, use.operand, out);
-    // Detach `out` from the node (as Graph::makeConstant does) so that erasing the node keeps it.
-    graph.node(id).outputs[0] = ir::kNoValue;
+    graph.replaceProducedValue(in, out);  // the node now reads `out`, which it no longer produces
     graph.eraseNode(id);
-    graph.node(producer).outputs[static_cast<size_t>(slot)] = out;
-    graph.value(out).producer = producer;
-    graph.value(out).producerOutput = slot;
-    graph.eraseValue(in);
     eraseOrphanedConstants(graph, orphans);
     return true;
   }

@@ -167,6 +167,19 @@ void Graph::makeConstant(ValueId valueId, Tensor tensor) {
   v.constant = std::move(tensor);
 }
 
+void Graph::replaceProducedValue(ValueId replaced, ValueId survivor) {
+  Value &old = values_[static_cast<size_t>(replaced)];
+  Value &kept = values_[static_cast<size_t>(survivor)];
+  assert(old.producer != kNoNode && kept.producer != kNoNode && !isGraphOutput(replaced));
+  nodes_[static_cast<size_t>(kept.producer)].outputs[static_cast<size_t>(kept.producerOutput)] = kNoValue;
+  kept.producer = old.producer;
+  kept.producerOutput = old.producerOutput;
+  nodes_[static_cast<size_t>(old.producer)].outputs[static_cast<size_t>(old.producerOutput)] = survivor;
+  old.producer = kNoNode;
+  replaceAllUsesWith(replaced, survivor);
+  old.alive = false;
+}
+
 void Graph::eraseNode(NodeId nodeId) {
   Node &n = nodes_[static_cast<size_t>(nodeId)];
   for (size_t i = 0; i < n.inputs.size(); ++i)

@@ -109,6 +109,10 @@ class Graph {
   void replaceAllUsesWith(ValueId from, ValueId to);
   /// Turns a produced value into a constant holding `tensor`; its producer keeps no link to it.
   void makeConstant(ValueId value, Tensor tensor);
+  /// Makes `survivor` stand where `replaced` stands: `survivor` leaves its own producer (which keeps an omitted
+  /// output in that slot) and becomes the output of `replaced`'s producer; every use of `replaced` moves to
+  /// `survivor`, and `replaced` dies. Used to drop a pass-through node whose output name must survive.
+  void replaceProducedValue(ValueId replaced, ValueId survivor);
   /// Removes a node; its outputs must have no uses and must not be graph outputs.
   void eraseNode(NodeId node);
   /// Marks unused constants and other orphaned values dead.

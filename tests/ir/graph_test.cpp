@@ -65,3 +65,24 @@ TEST_CASE("clone is deep for structure and shares constant buffers", "[ir]") {
   CHECK(g.value(w).constant.rawData() == copy.value(w).constant.rawData());
   CHECK_THAT(dumpGraph(g), Catch::Contains("%y = Mul(%x, %w) name='mul'"));
 }
+
+TEST_CASE("replaceProducedValue moves a graph output onto the producer of a pass-through's operand", "[ir]") {
+  Graph g;
+  ValueId x = g.addInput("x", TensorType(DType::Float32, {2}));
+  NodeId relu = g.addNode("Relu", "relu", {x}, {"r"});
+  ValueId r = g.node(relu).outputs[0];
+  NodeId identity = g.addNode("Identity", "id", {r}, {"y"});
+  ValueId y = g.node(identity).outputs[0];
+  NodeId neg = g.addNode("Neg", "neg", {r}, {"z"});
+  g.addOutput(y);
+  g.addOutput(g.node(neg).outputs[0]);
+
+  g.replaceProducedValue(r, y);
+  g.eraseNode(identity);
+  REQUIRE(verify(g).isOk());
+  CHECK(g.value(y).producer == relu);
+  CHECK(g.node(relu).outputs[0] == y);
+  CHECK(g.node(neg).inputs[0] == y);
+  CHECK_FALSE(g.value(r).alive);
+  CHECK(g.order() == std::vector<NodeId>{relu, neg});
+}
