@@ -20,6 +20,19 @@ Expected<ir::Shape> parseShape(const std::string &text) {
   return shape;
 }
 
+namespace {
+
+/// A whole decimal integer in [minimum, INT_MAX], else an error naming the flag.
+Expected<int> parseInt(const std::string &flag, const std::string &text, int minimum) {
+  int value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size() || value < minimum)
+    return Status::error(flag + " expects an integer >= " + std::to_string(minimum) + ", got '" + text + "'");
+  return value;
+}
+
+}  // namespace
+
 Expected<CliOptions> parseCommandLine(int argc, char **argv) {
   CliOptions options;
   std::vector<std::string> args(argv, argv + argc);
@@ -52,6 +65,18 @@ Expected<CliOptions> parseCommandLine(int argc, char **argv) {
       FLUIDML_ASSIGN_OR_RETURN(options.outputDir, value(arg));
     } else if (arg == "--check-plan") {
       options.checkPlan = true;
+    } else if (arg == "--interpret") {
+      options.interpret = true;
+    } else if (arg == "--check") {
+      options.check = true;
+    } else if (arg == "--threads" || arg == "--iters" || arg == "--warmup") {
+      FLUIDML_ASSIGN_OR_RETURN(std::string text, value(arg));
+      FLUIDML_ASSIGN_OR_RETURN(int number, parseInt(arg, text, arg == "--warmup" ? 0 : 1));
+      (arg == "--threads" ? options.threads : arg == "--iters" ? options.iters : options.warmup) = number;
+    } else if (arg == "--dump-ir") {
+      FLUIDML_ASSIGN_OR_RETURN(options.dumpIr, value(arg));
+    } else if (arg == "--dump-asm") {
+      FLUIDML_ASSIGN_OR_RETURN(options.dumpAsm, value(arg));
     } else if (arg == "--force") {
       options.force = true;
     } else if (arg == "--stop-after") {

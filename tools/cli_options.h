@@ -25,6 +25,13 @@ struct CliOptions {
   bool force = false;                      // --force (datasets make)
   bool checkPlan = false;                  // --check-plan (run): compare planned with unplanned execution
   bool json = false;                       // --json
+  bool interpret = false;                  // --interpret (run): the reference interpreter instead of compiled code
+  bool check = false;                      // --check (run): compare compiled outputs with the interpreter
+  int threads = 1;                         // --threads N: the compiled model's thread pool size
+  int iters = 20;                          // --iters K (bench): timed runs
+  int warmup = 3;                          // --warmup W (bench): untimed runs first
+  std::optional<std::string> dumpIr;       // --dump-ir FILE: the optimized LLVM IR
+  std::optional<std::string> dumpAsm;      // --dump-asm FILE: the host assembly
   bool help = false;                       // --help / -h
 };
 

@@ -1,6 +1,8 @@
 // The fluidml subcommands. Each returns the process exit code: 0 ok, 1 internal error, 2 user error.
 #pragma once
 
+#include "core/analysis/memory_plan.h"
+#include "core/codegen/compiler.h"
 #include "core/ir/graph.h"
 #include "tools/cli_options.h"
 
@@ -15,10 +17,29 @@ int opsCommand(const CliOptions &options);
 int planCommand(const CliOptions &options);
 int passesCommand(const CliOptions &options);
 int datasetsCommand(const CliOptions &options);
+int compileCommand(const CliOptions &options);
+int benchCommand(const CliOptions &options);
 
 /// Imports the model named by the first positional argument with the --shape options.
 Expected<ir::Graph> loadModel(const CliOptions &options);
 /// Prints "fluidml: error: MESSAGE" to stderr and returns kExitUserError.
 int reportUserError(const Status &status);
+
+inline constexpr int kExitInternalError = 1;
+
+/// A model after the pipeline: the rewritten graph and its memory plan (the pipeline's, or the default planner's
+/// when the pipeline has no memory-plan pass).
+struct PreparedModel {
+  ir::Graph graph;
+  analysis::MemoryPlan plan;
+  std::string pipelineName;
+  double pipelineMilliseconds = 0;
+};
+/// loadModel + the --pipeline passes + a plan. Errors are user errors and name the model.
+Expected<PreparedModel> prepareModel(const CliOptions &options);
+/// --threads, --dump-ir, --dump-asm as compiler options.
+codegen::CompileOptions compileOptionsFrom(const CliOptions &options);
+/// Reports a compiler failure: LLVM/internal failures exit 1, the rest (unsupported ops, ...) are user errors.
+int reportCompileError(const Status &status, const std::string &model);
 
 }  // namespace fluidml::cli

@@ -13,11 +13,19 @@ usage: fluidml COMMAND [options]
 
 commands:
   inspect MODEL                 inputs/outputs, op histogram, parameter bytes, FLOPs of MatMul/Gemm/Conv
-  run MODEL [--inputs DIR] [--outputs DIR] [--seed N] [--check-plan]
-                                compile with the pipeline and run from its memory plan; DIR holds input_K.pb /
-                                output_K.pb (ONNX test-data layout); without --inputs, deterministic random
-                                inputs of valid ranges; --check-plan also runs unplanned and requires
-                                bit-identical outputs
+  run MODEL [--inputs DIR] [--outputs DIR] [--seed N] [--threads N] [--check] [--interpret] [--check-plan]
+                                compile with the pipeline and LLVM (JIT) and run from its memory plan; DIR holds
+                                input_K.pb / output_K.pb (ONNX test-data layout); without --inputs, deterministic
+                                random inputs of valid ranges; --check compares with the reference interpreter
+                                (prints max abs diff; over rtol 1e-4 + atol 1e-5: exit 1); --interpret runs the
+                                reference interpreter instead; --check-plan runs the interpreter with and
+                                without the plan and requires bit-identical outputs
+  compile MODEL -o DIR [--threads N]
+                                ahead-of-time: DIR/libmodel.so (C API in DIR/model.h, no LLVM needed at run
+                                time), DIR/weights.bin (memory-mapped), DIR/model.json (tensor metadata)
+  bench MODEL [--threads N] [--iters K] [--warmup W] [--json]
+                                compile once, W warm-up runs (default 3), K timed runs (default 20): median/min/max
+                                latency, peak RSS, arena/weights/lower-bound bytes, compile time
   plan MODEL [--pipeline P] [--json]
                                 the memory plan: lower bound (with and without the schedule), arena bytes and
                                 efficiency per planner (naive, greedy-size, best-of), in-place and view reuses
@@ -33,6 +41,9 @@ common options:
   --pipeline FILE|NAME          pass pipeline (NAME = pipelines/NAME.json: baseline, fluidml; default fluidml)
   --trace FILE                  write every pass snapshot (graph, schedule, memory plan) as JSON
   --stop-after N                run only the first N passes of the pipeline
+  --threads N                   threads of the compiled model (run, compile, bench; default 1)
+  --dump-ir FILE                write the optimized LLVM IR (run, compile, bench)
+  --dump-asm FILE               write the host assembly (run, compile, bench)
   -h, --help                    this help
 
 exit codes: 0 ok, 1 internal error, 2 user error (bad model, bad input, bad option)
@@ -55,6 +66,8 @@ int main(int argc, char **argv) {
     if (options->command == "plan") return planCommand(*options);
     if (options->command == "passes") return passesCommand(*options);
     if (options->command == "datasets") return datasetsCommand(*options);
+    if (options->command == "compile") return compileCommand(*options);
+    if (options->command == "bench") return benchCommand(*options);
     return reportUserError(fluidml::Status::error("unknown command '" + options->command + "' (see fluidml --help)"));
   } catch (const std::bad_alloc &) {
     std::cerr << "fluidml: internal error: out of memory\n";

@@ -1,14 +1,16 @@
 // `fluidml run MODEL [--inputs DIR] [--outputs DIR]`: compiles the model with the pipeline (--pipeline) and
-// executes it with the reference interpreter from the pipeline's memory plan (one arena), on inputs in ONNX
-// test-data layout (input_K.pb) or on deterministic random inputs; prints a summary of each output and
-// optionally writes them as output_K.pb. --check-plan also runs without the plan and requires bit-identical
-// outputs (the proof that the plan is valid).
+// executes it as machine code (LLVM JIT, --threads N) from the pipeline's memory plan, or with --interpret in
+// the reference interpreter from the same plan; inputs in ONNX test-data layout (input_K.pb) or deterministic
+// random inputs; prints a summary of each output and optionally writes them as output_K.pb. --check compares
+// the compiled outputs with the interpreter (rtol 1e-4, atol 1e-5); --check-plan runs the interpreter with and
+// without the plan and requires bit-identical outputs (the proof that the plan is valid).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "core/interp/interpreter.h"
 #include "core/onnx/tensor_proto.h"
@@ -103,44 +105,98 @@ int runCommand(const CliOptions &options) {
   if (!compiled) return reportUserError(compiled.status().withContext(options.positional[0]));
   const analysis::MemoryPlan *plan = compiled->context.memoryPlan ? &*compiled->context.memoryPlan : nullptr;
 
-  interp::Interpreter interpreter(*graph, plan);
-  auto start = std::chrono::steady_clock::now();
-  auto outputs = interpreter.run(inputs);
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  if (!outputs) return reportUserError(outputs.status().withContext(options.positional[0]));
-
-  std::printf("ran %s with the reference interpreter in %.1f ms (%s inputs, pipeline '%s')\n",
-              options.positional[0].c_str(), ms, options.inputsDir ? options.inputsDir->c_str() : "random",
-              spec->name.c_str());
+  std::vector<ir::Tensor> outputs;
+  double ms = 0;
+  if (options.interpret) {
+    interp::Interpreter interpreter(*graph, plan);
+    auto start = std::chrono::steady_clock::now();
+    auto interpreted = interpreter.run(inputs);
+    ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (!interpreted) return reportUserError(interpreted.status().withContext(options.positional[0]));
+    outputs = std::move(interpreted).value();
+    std::printf("ran %s with the reference interpreter in %.1f ms (%s inputs, pipeline '%s')\n",
+                options.positional[0].c_str(), ms, options.inputsDir ? options.inputsDir->c_str() : "random",
+                spec->name.c_str());
+  } else {
+    std::optional<analysis::MemoryPlan> defaultPlan;
+    if (plan == nullptr) {  // a pipeline without memory-plan: the default planner
+      auto planned = analysis::planMemory(*graph, analysis::MemoryPlanOptions{});
+      if (!planned) return reportUserError(planned.status().withContext(options.positional[0]));
+      defaultPlan = std::move(planned).value();
+      plan = &*defaultPlan;
+    }
+    auto model = codegen::compileJit(*graph, *plan, compileOptionsFrom(options));
+    if (!model) return reportCompileError(model.status(), options.positional[0]);
+    for (const ir::TensorType &type : (*model)->outputTypes()) outputs.push_back(ir::Tensor::zeros(type.dtype, type.shape));
+    auto start = std::chrono::steady_clock::now();
+    Status ran = (*model)->run(inputs, outputs);
+    ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (!ran.isOk()) return reportUserError(ran.withContext(options.positional[0]));
+    std::printf("ran %s compiled in %.3f ms (compile %.1f ms, %d thread%s, %s inputs, pipeline '%s')\n",
+                options.positional[0].c_str(), ms, (*model)->compileMilliseconds(), options.threads,
+                options.threads == 1 ? "" : "s", options.inputsDir ? options.inputsDir->c_str() : "random",
+                spec->name.c_str());
+  }
   if (plan != nullptr)
     std::printf("memory plan: %s, arena %zu bytes (lower bound %zu, efficiency %.2f%%), %d in place, %d views\n",
                 plan->planner.c_str(), plan->arenaBytes, plan->lowerBoundBytes, 100.0 * plan->efficiency(),
                 plan->inPlaceReuses, plan->viewReuses);
+  if (options.check && !options.interpret) {
+    auto reference = interp::Interpreter(*graph).run(inputs);
+    if (!reference) return reportUserError(reference.status().withContext(options.positional[0]));
+    constexpr double kRtol = 1e-4, kAtol = 1e-5;
+    bool pass = true;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      const ir::Tensor &expected = (*reference)[i];
+      const ir::Tensor &actual = outputs[i];
+      double maxDiff = 0;
+      int64_t bad = 0;
+      for (int64_t k = 0; k < expected.numel(); ++k) {
+        const double e = expected.elementAsDouble(k), a = actual.elementAsDouble(k);
+        if (std::isnan(e) && std::isnan(a)) continue;
+        if (e == a) continue;  // equal infinities
+        const double diff = std::abs(e - a);
+        maxDiff = std::isnan(diff) ? INFINITY : std::max(maxDiff, diff);
+        if (!(diff <= kAtol + kRtol * std::abs(e))) ++bad;
+      }
+      std::printf("check: %s max abs diff %.3g%s\n", graph->value(graph->outputs()[i]).name.c_str(), maxDiff,
+                  bad == 0 ? "" : ("  (" + std::to_string(bad) + " elements over tolerance)").c_str());
+      pass = pass && bad == 0;
+    }
+    if (!pass) {
+      std::fprintf(stderr, "fluidml: internal error: compiled outputs differ from the interpreter beyond rtol %g, atol %g\n",
+                   kRtol, kAtol);
+      return kExitInternalError;
+    }
+    std::printf("check: compiled outputs match the interpreter (rtol %g, atol %g)\n", kRtol, kAtol);
+  }
   if (options.checkPlan) {
+    auto planned = interp::Interpreter(*graph, plan).run(inputs);
+    if (!planned) return reportUserError(planned.status().withContext(options.positional[0]));
     auto unplanned = interp::Interpreter(*graph).run(inputs);
     if (!unplanned) return reportUserError(unplanned.status().withContext(options.positional[0]));
-    for (size_t i = 0; i < outputs->size(); ++i)
-      if (!(*outputs)[i].identicalTo((*unplanned)[i])) {
+    for (size_t i = 0; i < planned->size(); ++i)
+      if (!(*planned)[i].identicalTo((*unplanned)[i])) {
         std::fprintf(stderr, "fluidml: internal error: output %zu differs between planned and unplanned execution\n", i);
         return 1;
       }
     std::printf("check-plan: planned execution is bit-identical to unplanned execution (%zu outputs)\n",
-                outputs->size());
+                planned->size());
   }
   std::printf("outputs:\n");
-  for (size_t i = 0; i < outputs->size(); ++i) printSummary(graph->value(graph->outputs()[i]).name, (*outputs)[i]);
+  for (size_t i = 0; i < outputs.size(); ++i) printSummary(graph->value(graph->outputs()[i]).name, outputs[i]);
 
   if (options.outputsDir) {
     // Everything is computed before the first byte is written; each file is written atomically.
     std::error_code ec;
     fs::create_directories(*options.outputsDir, ec);
     if (ec) return reportUserError(Status::error("cannot create '" + *options.outputsDir + "': " + ec.message()));
-    for (size_t i = 0; i < outputs->size(); ++i) {
+    for (size_t i = 0; i < outputs.size(); ++i) {
       std::string path = (fs::path(*options.outputsDir) / ("output_" + std::to_string(i) + ".pb")).string();
-      Status written = onnxio::writeTensorFile((*outputs)[i], graph->value(graph->outputs()[i]).name, path);
+      Status written = onnxio::writeTensorFile(outputs[i], graph->value(graph->outputs()[i]).name, path);
       if (!written.isOk()) return reportUserError(written);
     }
-    std::printf("wrote %zu outputs to %s\n", outputs->size(), options.outputsDir->c_str());
+    std::printf("wrote %zu outputs to %s\n", outputs.size(), options.outputsDir->c_str());
   }
   return kExitOk;
 }

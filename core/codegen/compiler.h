@@ -1,0 +1,47 @@
+// The compiler's public face (no LLVM types): JIT-compile a planned graph into a runnable model, or emit an
+// ahead-of-time shared library with a C API. One LLVM module per model: one kernel function per node, plus
+// the entry `fluidml_model_run` that calls them in schedule order over the arena; LLVM's O3 pipeline for the
+// host CPU (its features detected); ORC LLJIT once per model.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/analysis/memory_plan.h"
+#include "core/ir/graph.h"
+
+namespace fluidml::codegen {
+
+struct CompileOptions {
+  int threads = 1;               // the thread pool size the model runs with
+  std::string dumpIrPath;        // when set, the optimized LLVM IR is written there
+  std::string dumpAsmPath;       // when set, the host assembly is written there
+};
+
+/// A JIT-compiled model: owns the JIT, the weights blob, the arena and the thread pool. run() allocates nothing.
+class CompiledModel {
+ public:
+  virtual ~CompiledModel() = default;
+  /// Runs on caller buffers: inputs in graph-input order (dtype/shape checked), outputs preallocated by the
+  /// caller with the graph outputs' types (see outputTypes()).
+  virtual Status run(const std::vector<ir::Tensor> &inputs, std::vector<ir::Tensor> &outputs) = 0;
+  virtual std::vector<ir::TensorType> outputTypes() const = 0;
+  virtual double compileMilliseconds() const = 0;
+  virtual size_t arenaBytes() const = 0;
+  virtual size_t weightsBytes() const = 0;
+};
+
+/// Compiles `graph` (types inferred, order = schedule) with the memory plan into machine code in this process.
+Expected<std::unique_ptr<CompiledModel>> compileJit(const ir::Graph &graph, const analysis::MemoryPlan &plan,
+                                                    const CompileOptions &options);
+
+/// Writes DIR/libmodel.so (no LLVM or protobuf needed at run time), DIR/model.h (the C API) and
+/// DIR/weights.bin (the weights blob, memory-mapped by the library), plus DIR/model.json (tensor metadata).
+Status compileAot(const ir::Graph &graph, const analysis::MemoryPlan &plan, const std::string &outputDir,
+                  const CompileOptions &options);
+
+/// Ops of the graph that the lowering table does not cover (empty when everything lowers).
+std::vector<std::string> unloweredOps(const ir::Graph &graph);
+
+}  // namespace fluidml::codegen

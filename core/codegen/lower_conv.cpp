@@ -1,0 +1,579 @@
+// Lowering of Conv and ConvTranspose (NCHW, 1 to 3 spatial dims, groups, pads, strides, dilations, auto_pad).
+//
+// float32 Conv: per image and group, Y[Cout/g x P] = W[Cout/g x Cin/g*kernel] Col[Cin/g*kernel x P] on the
+// packed GEMM (gemm_kernel.h) with the weights packed once into MR-row panels. The im2col matrix is never
+// materialized: each work item gathers the kKC x kNR panel it needs into an L1 scratch panel (32 KiB on the
+// stack of the worker), one output-row segment at a time with masked vector loads (stride 1 and 2: contiguous
+// loads, others: gathers). 1x1 stride-1 convs read the input planes directly as B; 1x1 convs over a single
+// position (squeeze-excite) run transposed so that the output channels are the vectorized dimension.
+// Depthwise convs (one input channel per group) are direct loops (lower_pool.cpp's window sweep), parallel over
+// channels, vectorized over the output width. ConvTranspose: GEMM of the transposed weights with the input
+// into a bounded column buffer (a module global of at most 4 MiB), then col2im adds it into the output.
+// Other dtypes: direct loop nests with the reference kernels' summation order.
+#include <algorithm>
+
+#include "core/codegen/gemm_kernel.h"
+#include "core/codegen/lower_linalg_internal.h"
+#include "core/ops/linalg_internal.h"
+
+namespace fluidml::codegen::linalg {
+
+namespace {
+
+using gemm::GemmSpec;
+using gemm::OperandA;
+using gemm::OperandB;
+
+Expected<ops::Window> convWindow(const ir::Node &node, const ir::Shape &x, const ir::Shape &w) {
+  const std::vector<int64_t> kernel(w.begin() + 2, w.end());
+  FLUIDML_ASSIGN_OR_RETURN(ops::WindowAttrs attrs, ops::readWindowAttrs(node, x.size() - 2));
+  return ops::forwardWindow(std::vector<int64_t>(x.begin() + 2, x.end()), kernel, attrs, false);
+}
+
+int64_t floorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0); }
+
+/// ConvTranspose geometry as the reference kernel resolves it (input position i with kernel offset k lands on
+/// output i * stride - padBegin + k * dilation).
+Expected<ops::Window> convTransposeWindow(const ir::Node &node, const ir::Shape &x, const ir::Shape &w,
+                                          const ir::Shape &y) {
+  const size_t rank = x.size() - 2;
+  FLUIDML_ASSIGN_OR_RETURN(ops::WindowAttrs attrs, ops::readWindowAttrs(node, rank));
+  std::vector<int64_t> outputPadding = node.intsAttr("output_padding").value_or(std::vector<int64_t>(rank, 0));
+  std::optional<std::vector<int64_t>> outputShape = node.intsAttr("output_shape");
+  if (outputShape && outputShape->size() == rank + 2) outputShape->erase(outputShape->begin(), outputShape->begin() + 2);
+  ops::Window win;
+  win.spatialRank = rank;
+  const size_t shift = ops::kMaxSpatialRank - rank;
+  for (size_t i = 0; i < rank; ++i) {
+    const int64_t in = x[2 + i], k = w[2 + i], s = attrs.strides[i], d = attrs.dilations[i];
+    const int64_t full = s * (in - 1) + (i < outputPadding.size() ? outputPadding[i] : 0) + (k - 1) * d + 1;
+    int64_t pb = 0;
+    if (outputShape || attrs.autoPad == "SAME_UPPER" || attrs.autoPad == "SAME_LOWER") {
+      const int64_t out = outputShape ? (*outputShape)[i] : in * s;
+      const int64_t total = full - out;
+      pb = attrs.autoPad == "SAME_UPPER" ? floorDiv(total, 2) : total - floorDiv(total, 2);
+    } else if (attrs.autoPad == "NOTSET") {
+      pb = attrs.pads[i];
+    }
+    win.in[shift + i] = in;
+    win.out[shift + i] = y[2 + i];
+    win.kernel[shift + i] = k;
+    win.stride[shift + i] = s;
+    win.dilation[shift + i] = d;
+    win.padBegin[shift + i] = pb;
+  }
+  return win;
+}
+
+llvm::Value *i64(KernelBuilder &b, int64_t v) { return b.i64(v); }
+
+// ---- im2col panels -----------------------------------------------------------------------------------------
+
+/// Kernels with at most this many taps gather with the taps unrolled (im2colFill); larger ones per k.
+constexpr int64_t kMaxUnrolledTaps = 128;
+
+/// Gathers scratch[(p - k0) * NR + j] = Col(p, j0 + j): Col row p = (ci, kd, kh, kw), column = output position.
+/// One k at a time (any kernel size).
+gemm::FillPanelFn im2colFillGeneric(const ops::Window &w) {
+  return [w](KernelBuilder &b, llvm::Value *scratch, llvm::Value *x, llvm::Value *j0, llvm::Value *k0, llvm::Value *kc,
+             const std::vector<llvm::Value *> &) {
+    llvm::IRBuilder<> &ir = b.ir();
+    const int64_t positions = w.outSize();
+    const int64_t outRow = w.out[2];
+    const int64_t kernelSize = w.kernelSize();
+    llvm::Value *jEnd = gemm::minI64(b, ir.CreateAdd(j0, i64(b, gemm::kNR)), i64(b, positions));
+    if (positions % gemm::kNR != 0) {
+      // Columns past the last position: zeros, so that no garbage (denormals) enters the tail tile.
+      llvm::Value *valid = ir.CreateSub(jEnd, j0);
+      gemm::emitIf(b, ir.CreateICmpSLT(valid, i64(b, gemm::kNR)), [&] {
+        llvm::Value *zero = llvm::ConstantAggregateZero::get(gemm::floatVector(b));
+        b.loop(i64(b, 0), kc, 1, [&](llvm::Value *p) {
+          for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
+            llvm::Value *ptr = b.elementPtr(ir::DType::Float32, scratch,
+                                            ir.CreateAdd(ir.CreateMul(p, i64(b, gemm::kNR)), i64(b, q * gemm::kLanes)));
+            b.ir().CreateMaskedStore(zero, ptr, llvm::Align(4),
+                                     gemm::laneRange(b, ir.CreateSub(valid, i64(b, q * gemm::kLanes)), i64(b, gemm::kLanes)));
+          }
+        }, "p");
+      });
+    }
+    // Output rows (flattened depth x height) the panel's positions cover.
+    llvm::Value *rowFirst = ir.CreateUDiv(j0, i64(b, outRow));
+    llvm::Value *rowEnd = ir.CreateAdd(ir.CreateUDiv(ir.CreateSub(jEnd, i64(b, 1)), i64(b, outRow)), i64(b, 1));
+    b.loop(rowFirst, rowEnd, 1, [&](llvm::Value *r) {
+      llvm::Value *od = ir.CreateUDiv(r, i64(b, w.out[1]));
+      llvm::Value *oh = ir.CreateURem(r, i64(b, w.out[1]));
+      llvm::Value *rowStart = ir.CreateMul(r, i64(b, outRow));
+      llvm::Value *owStart = gemm::maxI64(b, i64(b, 0), ir.CreateSub(j0, rowStart));
+      llvm::Value *owEnd = gemm::minI64(b, i64(b, outRow), ir.CreateSub(jEnd, rowStart));
+      llvm::Value *count = ir.CreateSub(owEnd, owStart);
+      llvm::Value *lane0 = ir.CreateSub(ir.CreateAdd(rowStart, owStart), j0);
+      llvm::Value *idBase = ir.CreateSub(ir.CreateMul(od, i64(b, w.stride[0])), i64(b, w.padBegin[0]));
+      llvm::Value *ihBase = ir.CreateSub(ir.CreateMul(oh, i64(b, w.stride[1])), i64(b, w.padBegin[1]));
+      llvm::Value *iwBase = ir.CreateSub(ir.CreateMul(owStart, i64(b, w.stride[2])), i64(b, w.padBegin[2]));
+      b.loop(i64(b, 0), kc, 1, [&](llvm::Value *p) {
+        llvm::Value *kidx = ir.CreateAdd(k0, p);
+        llvm::Value *ci = ir.CreateUDiv(kidx, i64(b, kernelSize));
+        llvm::Value *rem = ir.CreateURem(kidx, i64(b, kernelSize));
+        llvm::Value *kd = ir.CreateUDiv(rem, i64(b, w.kernel[1] * w.kernel[2]));
+        llvm::Value *kh = ir.CreateURem(ir.CreateUDiv(rem, i64(b, w.kernel[2])), i64(b, w.kernel[1]));
+        llvm::Value *kw = ir.CreateURem(rem, i64(b, w.kernel[2]));
+        llvm::Value *id = ir.CreateAdd(idBase, ir.CreateMul(kd, i64(b, w.dilation[0])));
+        llvm::Value *ih = ir.CreateAdd(ihBase, ir.CreateMul(kh, i64(b, w.dilation[1])));
+        llvm::Value *valid = ir.CreateAnd(ir.CreateICmpULT(id, i64(b, w.in[0])), ir.CreateICmpULT(ih, i64(b, w.in[1])));
+        id = ir.CreateSelect(valid, id, i64(b, 0));
+        ih = ir.CreateSelect(valid, ih, i64(b, 0));
+        llvm::Value *rowOffset = ir.CreateAdd(ir.CreateMul(ci, i64(b, w.inSize())),
+                                              ir.CreateMul(ir.CreateAdd(ir.CreateMul(id, i64(b, w.in[1])), ih), i64(b, w.in[2])));
+        llvm::Value *row = b.elementPtr(ir::DType::Float32, x, rowOffset);
+        llvm::Value *width = ir.CreateSelect(valid, i64(b, w.in[2]), i64(b, 0));
+        llvm::Value *start = ir.CreateAdd(iwBase, ir.CreateMul(kw, i64(b, w.dilation[2])));
+        llvm::Value *dst = ir.CreateAdd(ir.CreateMul(p, i64(b, gemm::kNR)), lane0);
+        llvm::Value *zero = llvm::ConstantAggregateZero::get(gemm::floatVector(b));
+        for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
+          llvm::Value *limit = ir.CreateSub(count, i64(b, q * gemm::kLanes));
+          llvm::Value *v = gemm::loadRow(b, row, ir.CreateAdd(start, i64(b, q * gemm::kLanes * w.stride[2])),
+                                         w.stride[2], width, limit, zero);
+          gemm::storeLanes(b, v, b.elementPtr(ir::DType::Float32, scratch, ir.CreateAdd(dst, i64(b, q * gemm::kLanes))),
+                           limit);
+        }
+      }, "p");
+    }, "r");
+  };
+}
+
+/// The same gather for k-blocks of whole input channels (the GEMM's kAlign is the kernel size): per output-row
+/// segment of the panel, the lane masks of every kernel column are computed once (they do not depend on the
+/// channel or the kernel row), then each (channel, kernel row) costs one masked load and store per kernel
+/// column (two for segments longer than 16). Kernel rows that fall in the padding store zeros.
+gemm::FillPanelFn im2colFill(const ops::Window &w) {
+  if (w.kernelSize() > kMaxUnrolledTaps) return im2colFillGeneric(w);
+  return [w](KernelBuilder &b, llvm::Value *scratch, llvm::Value *x, llvm::Value *j0, llvm::Value *k0, llvm::Value *kc,
+             const std::vector<llvm::Value *> &) {
+    llvm::IRBuilder<> &ir = b.ir();
+    const int64_t positions = w.outSize();
+    const int64_t outRow = w.out[2];
+    const int64_t taps = w.kernelSize();
+    const int64_t sw = w.stride[2];
+    llvm::Value *zero = llvm::ConstantAggregateZero::get(gemm::floatVector(b));
+    llvm::Value *jEnd = gemm::minI64(b, ir.CreateAdd(j0, i64(b, gemm::kNR)), i64(b, positions));
+    if (positions % gemm::kNR != 0) {
+      // Columns past the last position: zeros, so that no garbage (denormals) enters the tail tile.
+      llvm::Value *valid = ir.CreateSub(jEnd, j0);
+      gemm::emitIf(b, ir.CreateICmpSLT(valid, i64(b, gemm::kNR)), [&] {
+        b.loop(i64(b, 0), kc, 1, [&](llvm::Value *p) {
+          for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
+            llvm::Value *ptr = b.elementPtr(ir::DType::Float32, scratch,
+                                            ir.CreateAdd(ir.CreateMul(p, i64(b, gemm::kNR)), i64(b, q * gemm::kLanes)));
+            ir.CreateMaskedStore(zero, ptr, llvm::Align(4),
+                                 gemm::laneRange(b, ir.CreateSub(valid, i64(b, q * gemm::kLanes)), i64(b, gemm::kLanes)));
+          }
+        }, "p");
+      });
+    }
+    llvm::Value *firstChannel = ir.CreateUDiv(k0, i64(b, taps));
+    llvm::Value *channels = ir.CreateUDiv(kc, i64(b, taps));
+    llvm::Value *xBlock = b.elementPtr(ir::DType::Float32, x, ir.CreateMul(firstChannel, i64(b, w.inSize())));
+    llvm::Value *rowFirst = ir.CreateUDiv(j0, i64(b, outRow));
+    llvm::Value *rowEnd = ir.CreateAdd(ir.CreateUDiv(ir.CreateSub(jEnd, i64(b, 1)), i64(b, outRow)), i64(b, 1));
+    b.loop(rowFirst, rowEnd, 1, [&](llvm::Value *r) {
+      llvm::Value *od = ir.CreateUDiv(r, i64(b, w.out[1]));
+      llvm::Value *oh = ir.CreateURem(r, i64(b, w.out[1]));
+      llvm::Value *rowStart = ir.CreateMul(r, i64(b, outRow));
+      llvm::Value *owStart = gemm::maxI64(b, i64(b, 0), ir.CreateSub(j0, rowStart));
+      llvm::Value *owEnd = gemm::minI64(b, i64(b, outRow), ir.CreateSub(jEnd, rowStart));
+      llvm::Value *count = ir.CreateSub(owEnd, owStart);
+      llvm::Value *lane0 = ir.CreateSub(ir.CreateAdd(rowStart, owStart), j0);
+      llvm::Value *idBase = ir.CreateSub(ir.CreateMul(od, i64(b, w.stride[0])), i64(b, w.padBegin[0]));
+      llvm::Value *ihBase = ir.CreateSub(ir.CreateMul(oh, i64(b, w.stride[1])), i64(b, w.padBegin[1]));
+      llvm::Value *iwBase = ir.CreateSub(ir.CreateMul(owStart, i64(b, sw)), i64(b, w.padBegin[2]));
+      // Per kernel column and vector: where the lanes start and which of them read an element.
+      std::vector<std::array<llvm::Value *, gemm::kNRVectors>> starts;
+      std::vector<std::array<gemm::RowMasks, gemm::kNRVectors>> masks;
+      for (int64_t kw = 0; kw < w.kernel[2]; ++kw) {
+        std::array<llvm::Value *, gemm::kNRVectors> start;
+        std::array<gemm::RowMasks, gemm::kNRVectors> mask;
+        for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
+          start[q] = ir.CreateAdd(iwBase, i64(b, kw * w.dilation[2] + q * gemm::kLanes * sw));
+          mask[q] = gemm::rowMasks(b, start[q], sw, i64(b, w.in[2]), ir.CreateSub(count, i64(b, q * gemm::kLanes)));
+        }
+        starts.push_back(start);
+        masks.push_back(mask);
+      }
+      llvm::Value *storeMasks[gemm::kNRVectors];
+      for (int64_t q = 0; q < gemm::kNRVectors; ++q)
+        storeMasks[q] = gemm::laneRange(b, i64(b, 0), ir.CreateSub(count, i64(b, q * gemm::kLanes)));
+      auto channelLoop = [&](int64_t vectors) {
+        b.loop(i64(b, 0), channels, 1, [&](llvm::Value *c) {
+          llvm::Value *plane = b.elementPtr(ir::DType::Float32, xBlock, ir.CreateMul(c, i64(b, w.inSize())));
+          llvm::Value *channelDst = ir.CreateAdd(ir.CreateMul(c, i64(b, taps * gemm::kNR)), lane0);
+          gemm::plainLoop(b, i64(b, 0), i64(b, w.kernel[0] * w.kernel[1]), [&](llvm::Value *kdh) {
+            llvm::Value *kd = ir.CreateUDiv(kdh, i64(b, w.kernel[1]));
+            llvm::Value *kh = ir.CreateURem(kdh, i64(b, w.kernel[1]));
+            llvm::Value *id = ir.CreateAdd(idBase, ir.CreateMul(kd, i64(b, w.dilation[0])));
+            llvm::Value *ih = ir.CreateAdd(ihBase, ir.CreateMul(kh, i64(b, w.dilation[1])));
+            llvm::Value *valid = ir.CreateAnd(ir.CreateICmpULT(id, i64(b, w.in[0])), ir.CreateICmpULT(ih, i64(b, w.in[1])));
+            // A row in the padding reads from row 0 with no lane enabled.
+            llvm::Value *rowOffset = ir.CreateMul(ir.CreateAdd(ir.CreateMul(ir.CreateSelect(valid, id, i64(b, 0)), i64(b, w.in[1])),
+                                                               ir.CreateSelect(valid, ih, i64(b, 0))),
+                                                  i64(b, w.in[2]));
+            llvm::Value *row = ir.CreateGEP(ir.getFloatTy(), plane, rowOffset);
+            llvm::Value *noLanes = llvm::ConstantAggregateZero::get(
+                llvm::FixedVectorType::get(ir.getInt1Ty(), static_cast<unsigned>(gemm::kLanes)));
+            llvm::Value *dstRow = ir.CreateAdd(channelDst, ir.CreateMul(kdh, i64(b, w.kernel[2] * gemm::kNR)));
+            for (int64_t kw = 0; kw < w.kernel[2]; ++kw)
+              for (int64_t q = 0; q < vectors; ++q) {
+                gemm::RowMasks m = masks[static_cast<size_t>(kw)][static_cast<size_t>(q)];
+                m.lanes = ir.CreateSelect(valid, m.lanes, noLanes);
+                if (m.first != nullptr) m.first = ir.CreateSelect(valid, m.first, noLanes);
+                if (m.second != nullptr) m.second = ir.CreateSelect(valid, m.second, noLanes);
+                llvm::Value *v = gemm::loadRowMasked(b, row, starts[static_cast<size_t>(kw)][static_cast<size_t>(q)], m, zero);
+                llvm::Value *dst = b.elementPtr(ir::DType::Float32, scratch,
+                                                ir.CreateAdd(dstRow, i64(b, kw * gemm::kNR + q * gemm::kLanes)));
+                ir.CreateMaskedStore(v, dst, llvm::Align(4), storeMasks[q]);
+              }
+          });
+        }, "c");
+      };
+      // Segments of at most 16 positions need one vector per kernel column.
+      gemm::emitIfElse(b, ir.CreateICmpSGT(count, i64(b, gemm::kLanes)), [&] { channelLoop(gemm::kNRVectors); },
+                       [&] { channelLoop(1); });
+    }, "r");
+  };
+}
+
+// ---- Conv ---------------------------------------------------------------------------------------------------
+
+struct ConvShape {
+  int64_t batch, inChannels, outChannels, group, groupIn, groupOut;
+};
+
+/// Direct definition, any float dtype: y = bias + sum over (ci, kd, kh, kw) of x * w, padding skipped.
+void emitConvScalar(KernelContext &c, const ops::Window &w, const ConvShape &s) {
+  KernelBuilder &b = c.b;
+  llvm::IRBuilder<> &ir = b.ir();
+  const ir::DType dtype = c.outputType(0).dtype;
+  std::vector<llvm::Value *> captures{c.inputs[0], c.inputs[1], c.outputs[0]};
+  if (c.hasInput(2)) captures.push_back(c.inputs[2]);
+  b.parallelLoop(s.batch * s.outChannels, captures, [&](llvm::Value *plane, const std::vector<llvm::Value *> &cap) {
+    llvm::Value *n = ir.CreateUDiv(plane, i64(b, s.outChannels));
+    llvm::Value *oc = ir.CreateURem(plane, i64(b, s.outChannels));
+    llvm::Value *g = ir.CreateUDiv(oc, i64(b, s.groupOut));
+    llvm::Value *xBase = ir.CreateMul(ir.CreateAdd(ir.CreateMul(n, i64(b, s.inChannels)), ir.CreateMul(g, i64(b, s.groupIn))),
+                                      i64(b, w.inSize()));
+    llvm::Value *wBase = ir.CreateMul(oc, i64(b, s.groupIn * w.kernelSize()));
+    llvm::Value *bias = cap.size() > 3 ? b.load(dtype, cap[3], oc) : b.constant(dtype, 0.0);
+    llvm::AllocaInst *sum = gemm::entryAlloca(b, b.scalarType(dtype), 1, 8, "sum");
+    b.loopNest({w.out[0], w.out[1], w.out[2]}, [&](const std::vector<llvm::Value *> &o) {
+      ir.CreateStore(bias, sum);
+      b.loopNest({s.groupIn, w.kernel[0], w.kernel[1], w.kernel[2]}, [&](const std::vector<llvm::Value *> &k) {
+        std::vector<llvm::Value *> pos;
+        llvm::Value *valid = ir.getTrue();
+        for (size_t d = 0; d < 3; ++d) {
+          llvm::Value *p = ir.CreateAdd(ir.CreateSub(ir.CreateMul(o[d], i64(b, w.stride[d])), i64(b, w.padBegin[d])),
+                                        ir.CreateMul(k[d + 1], i64(b, w.dilation[d])));
+          valid = ir.CreateAnd(valid, ir.CreateICmpULT(p, i64(b, w.in[d])));
+          pos.push_back(p);
+        }
+        gemm::emitIf(b, valid, [&] {
+          llvm::Value *xi = ir.CreateAdd(xBase, b.linearIndex({k[0], pos[0], pos[1], pos[2]},
+                                                               {w.inSize(), w.in[1] * w.in[2], w.in[2], 1}));
+          llvm::Value *wi = ir.CreateAdd(wBase, b.linearIndex(k, {w.kernelSize(), w.kernel[1] * w.kernel[2], w.kernel[2], 1}));
+          llvm::Value *product = mul(b, dtype, b.load(dtype, cap[0], xi), b.load(dtype, cap[1], wi));
+          ir.CreateStore(add(b, dtype, ir.CreateLoad(b.scalarType(dtype), sum), product), sum);
+        });
+      });
+      llvm::Value *yi = ir.CreateAdd(ir.CreateMul(plane, i64(b, w.outSize())),
+                                     b.linearIndex(o, {w.out[1] * w.out[2], w.out[2], 1}));
+      b.store(dtype, ir.CreateLoad(b.scalarType(dtype), sum), cap[2], yi);
+    });
+  }, "conv");
+}
+
+Status emitConv(KernelContext &c) {
+  const ir::Shape &x = c.inputType(0).shape;
+  const ir::Shape &wShape = c.inputType(1).shape;
+  FLUIDML_ASSIGN_OR_RETURN(ops::Window w, convWindow(c.node, x, wShape));
+  ConvShape s;
+  s.batch = x[0];
+  s.inChannels = x[1];
+  s.outChannels = wShape[0];
+  s.group = c.node.intAttr("group", 1);
+  s.groupIn = s.inChannels / s.group;
+  s.groupOut = s.outChannels / s.group;
+  if (c.outputType(0).numel() == 0) return Status::ok();
+  if (c.outputType(0).dtype != ir::DType::Float32) {
+    emitConvScalar(c, w, s);
+    return Status::ok();
+  }
+  KernelBuilder &b = c.b;
+  if (s.groupIn == 1) {
+    WindowSweep sweep;
+    sweep.kind = WindowSweep::Kind::Conv;
+    sweep.window = w;
+    sweep.planes = s.batch * s.outChannels;
+    sweep.channels = s.outChannels;
+    sweep.inChannels = s.inChannels;
+    sweep.multiplier = s.groupOut;
+    sweep.x = c.inputs[0];
+    sweep.y = c.outputs[0];
+    sweep.weights = c.inputs[1];
+    sweep.bias = c.hasInput(2) ? c.inputs[2] : nullptr;
+    emitWindowSweep(b, sweep);
+    return Status::ok();
+  }
+  const int64_t kernelSize = w.kernelSize();
+  const int64_t depth = s.groupIn * kernelSize;  // GEMM k
+  const int64_t positions = w.outSize();
+  const bool pointwise = kernelSize == 1 && w.in == w.out && w.stride == std::array<int64_t, 3>{1, 1, 1};
+  const bool constantWeights = c.constantInput(1) != nullptr;
+
+  if (pointwise && positions == 1 && s.group == 1) {
+    // Y[n, :] = X[n, :] W^T: the output channels become the vectorized GEMM columns.
+    GemmSpec g;
+    g.m = s.batch;
+    g.n = s.outChannels;
+    g.k = s.inChannels;
+    g.a.kind = OperandA::Kind::Strided;
+    g.a.base = c.inputs[0];
+    g.a.rowStride = s.inChannels;
+    g.a.kStride = 1;
+    if (constantWeights) {
+      g.b.kind = OperandB::Kind::Panels;
+      g.b.base = gemm::packConstantB(b, constantKey(c, 1), c.inputs[1], 1, g.k, g.n, 1, s.inChannels, 0);
+    } else {
+      g.b.kind = OperandB::Kind::Fill;
+      g.b.base = c.inputs[1];
+      const int64_t n = g.n, inChannels = s.inChannels;
+      g.b.fill = [n, inChannels](KernelBuilder &kb, llvm::Value *scratch, llvm::Value *base, llvm::Value *j0,
+                                 llvm::Value *k0, llvm::Value *kc, const std::vector<llvm::Value *> &) {
+        llvm::IRBuilder<> &ir = kb.ir();
+        llvm::Value *columns = gemm::minI64(kb, kb.i64(gemm::kNR), ir.CreateSub(kb.i64(n), j0));
+        kb.loop(kb.i64(0), columns, 1, [&](llvm::Value *j) {
+          kb.loop(kb.i64(0), kc, 1, [&](llvm::Value *p) {
+            llvm::Value *from = ir.CreateAdd(ir.CreateMul(ir.CreateAdd(j0, j), kb.i64(inChannels)), ir.CreateAdd(k0, p));
+            kb.store(ir::DType::Float32, kb.load(ir::DType::Float32, base, from), scratch,
+                     ir.CreateAdd(ir.CreateMul(p, kb.i64(gemm::kNR)), j));
+          }, "p");
+        }, "j");
+      };
+    }
+    g.c = c.outputs[0];
+    g.ldc = s.outChannels;
+    if (c.hasInput(2)) {
+      g.epilogue.bias = c.inputs[2];
+      g.epilogue.biasColStride = 1;
+    }
+    g.name = "conv1x1";
+    gemm::emitGemm(b, g);
+    return Status::ok();
+  }
+
+  GemmSpec g;
+  g.m = s.groupOut;
+  g.n = positions;
+  g.k = depth;
+  g.batch.shape = {s.batch, s.group};
+  if (constantWeights) {
+    g.a.kind = OperandA::Kind::Panels;
+    g.a.base = gemm::packConstantA(b, constantKey(c, 1), c.inputs[1], s.group, s.groupOut, depth, depth, 1,
+                                   s.groupOut * depth);
+    g.batch.aStrides = {0, gemm::packedSizeA(s.groupOut, depth)};
+  } else {
+    g.a.kind = OperandA::Kind::Strided;
+    g.a.base = c.inputs[1];
+    g.a.rowStride = depth;
+    g.a.kStride = 1;
+    g.batch.aStrides = {0, s.groupOut * depth};
+  }
+  g.b.base = c.inputs[0];
+  g.batch.bStrides = {s.inChannels * w.inSize(), s.groupIn * w.inSize()};
+  if (pointwise) {
+    g.b.kind = OperandB::Kind::Rows;
+    g.b.kStride = positions;
+  } else {
+    g.b.kind = OperandB::Kind::Fill;
+    g.b.fill = im2colFill(w);
+    if (kernelSize <= kMaxUnrolledTaps) g.kAlign = kernelSize;
+  }
+  g.c = c.outputs[0];
+  g.ldc = positions;
+  g.batch.cStrides = {s.outChannels * positions, s.groupOut * positions};
+  g.batch.biasStrides = {0, s.groupOut};
+  if (c.hasInput(2)) {
+    g.epilogue.bias = c.inputs[2];
+    g.epilogue.biasRowStride = 1;
+    g.epilogue.biasColStride = 0;
+  }
+  g.name = "conv";
+  gemm::emitGemm(b, g);
+  return Status::ok();
+}
+
+// ---- ConvTranspose ------------------------------------------------------------------------------------------
+
+/// Any dtype: y = bias, then every input element scatters x * w into the outputs it reaches.
+void emitConvTransposeScalar(KernelContext &c, const ops::Window &w, const ConvShape &s) {
+  KernelBuilder &b = c.b;
+  llvm::IRBuilder<> &ir = b.ir();
+  const ir::DType dtype = c.outputType(0).dtype;
+  std::vector<llvm::Value *> captures{c.inputs[0], c.inputs[1], c.outputs[0]};
+  if (c.hasInput(2)) captures.push_back(c.inputs[2]);
+  // One item per output plane: it gathers from every input channel of its group, so no two items write the
+  // same element.
+  b.parallelLoop(s.batch * s.outChannels, captures, [&](llvm::Value *plane, const std::vector<llvm::Value *> &cap) {
+    llvm::Value *n = ir.CreateUDiv(plane, i64(b, s.outChannels));
+    llvm::Value *oc = ir.CreateURem(plane, i64(b, s.outChannels));
+    llvm::Value *g = ir.CreateUDiv(oc, i64(b, s.groupOut));
+    llvm::Value *ocg = ir.CreateURem(oc, i64(b, s.groupOut));
+    llvm::Value *yBase = ir.CreateMul(plane, i64(b, w.outSize()));
+    llvm::Value *bias = cap.size() > 3 ? b.load(dtype, cap[3], oc) : b.constant(dtype, 0.0);
+    b.loop(w.outSize(), [&](llvm::Value *o) { b.store(dtype, bias, cap[2], ir.CreateAdd(yBase, o)); }, "o");
+    b.loop(s.groupIn, [&](llvm::Value *ci) {
+      llvm::Value *channel = ir.CreateAdd(ir.CreateMul(g, i64(b, s.groupIn)), ci);
+      llvm::Value *xBase = ir.CreateMul(ir.CreateAdd(ir.CreateMul(n, i64(b, s.inChannels)), channel), i64(b, w.inSize()));
+      llvm::Value *wBase = ir.CreateMul(ir.CreateAdd(ir.CreateMul(channel, i64(b, s.groupOut)), ocg), i64(b, w.kernelSize()));
+      b.loopNest({w.in[0], w.in[1], w.in[2]}, [&](const std::vector<llvm::Value *> &i) {
+        llvm::Value *xv = b.load(dtype, cap[0], ir.CreateAdd(xBase, b.linearIndex(i, {w.in[1] * w.in[2], w.in[2], 1})));
+        b.loopNest({w.kernel[0], w.kernel[1], w.kernel[2]}, [&](const std::vector<llvm::Value *> &k) {
+          std::vector<llvm::Value *> pos;
+          llvm::Value *valid = ir.getTrue();
+          for (size_t d = 0; d < 3; ++d) {
+            llvm::Value *p = ir.CreateAdd(ir.CreateSub(ir.CreateMul(i[d], i64(b, w.stride[d])), i64(b, w.padBegin[d])),
+                                          ir.CreateMul(k[d], i64(b, w.dilation[d])));
+            valid = ir.CreateAnd(valid, ir.CreateICmpULT(p, i64(b, w.out[d])));
+            pos.push_back(p);
+          }
+          gemm::emitIf(b, valid, [&] {
+            llvm::Value *yi = ir.CreateAdd(yBase, b.linearIndex(pos, {w.out[1] * w.out[2], w.out[2], 1}));
+            llvm::Value *wi = ir.CreateAdd(wBase, b.linearIndex(k, {w.kernel[1] * w.kernel[2], w.kernel[2], 1}));
+            llvm::Value *product = mul(b, dtype, xv, b.load(dtype, cap[1], wi));
+            b.store(dtype, add(b, dtype, b.load(dtype, cap[2], yi), product), cap[2], yi);
+          });
+        });
+      });
+    }, "ci");
+  }, "convT");
+}
+
+/// float32: per image and group, Col[Cout/g*kernel x positions] = W_g^T X_g in tiles of positions (GEMM), then
+/// col2im adds each tile into the output (parallel over output channels).
+void emitConvTransposeGemm(KernelContext &c, const ops::Window &w, const ConvShape &s) {
+  KernelBuilder &b = c.b;
+  llvm::IRBuilder<> &ir = b.ir();
+  const int64_t kernelSize = w.kernelSize();
+  const int64_t rows = s.groupOut * kernelSize;
+  const int64_t positions = w.inSize();
+  constexpr int64_t kColumnBudget = int64_t{1} << 20;  // floats of the column buffer (4 MiB)
+  int64_t tile = std::max<int64_t>(gemm::kNR, kColumnBudget / rows / gemm::kNR * gemm::kNR);
+  tile = std::min(tile, positions);
+  llvm::Value *col = gemm::scratchGlobal(b, "fluidml.col." + std::to_string(c.node.id), rows * tile * 4);
+
+  // Output planes start as the bias.
+  std::vector<llvm::Value *> captures{c.outputs[0]};
+  if (c.hasInput(2)) captures.push_back(c.inputs[2]);
+  b.parallelLoop(s.batch * s.outChannels, captures, [&](llvm::Value *plane, const std::vector<llvm::Value *> &cap) {
+    llvm::Value *value = llvm::ConstantFP::get(ir.getFloatTy(), 0.0);
+    if (cap.size() > 1) value = b.load(ir::DType::Float32, cap[1], ir.CreateURem(plane, i64(b, s.outChannels)));
+    llvm::Value *base = ir.CreateMul(plane, i64(b, w.outSize()));
+    b.loop(w.outSize(), [&](llvm::Value *o) { b.store(ir::DType::Float32, value, cap[0], ir.CreateAdd(base, o)); }, "o");
+  }, "bias");
+
+  const bool constantWeights = c.constantInput(1) != nullptr;
+  llvm::Value *packed = constantWeights ? gemm::packConstantA(b, constantKey(c, 1), c.inputs[1], s.group, rows, s.groupIn,
+                                                              1, rows, s.groupIn * rows)
+                                        : nullptr;
+  b.loop(s.batch, [&](llvm::Value *n) {
+    b.loop(s.group, [&](llvm::Value *g) {
+      auto tileProduct = [&](llvm::Value *p0, int64_t count) {
+        GemmSpec spec;
+        spec.m = rows;
+        spec.n = count;
+        spec.k = s.groupIn;
+        if (constantWeights) {
+          spec.a.kind = OperandA::Kind::Panels;
+          spec.a.base = b.elementPtr(ir::DType::Float32, packed, ir.CreateMul(g, i64(b, gemm::packedSizeA(rows, s.groupIn))));
+        } else {
+          spec.a.kind = OperandA::Kind::Strided;
+          spec.a.base = b.elementPtr(ir::DType::Float32, c.inputs[1], ir.CreateMul(g, i64(b, s.groupIn * rows)));
+          spec.a.rowStride = 1;
+          spec.a.kStride = rows;
+        }
+        llvm::Value *xOffset = ir.CreateAdd(
+            ir.CreateMul(ir.CreateAdd(ir.CreateMul(n, i64(b, s.inChannels)), ir.CreateMul(g, i64(b, s.groupIn))),
+                         i64(b, positions)),
+            p0);
+        spec.b.kind = OperandB::Kind::Rows;
+        spec.b.base = b.elementPtr(ir::DType::Float32, c.inputs[0], xOffset);
+        spec.b.kStride = positions;
+        spec.c = col;
+        spec.ldc = count;
+        spec.name = "convT";
+        gemm::emitGemm(b, spec);
+        // col2im: channel items are independent (each writes its own output plane).
+        llvm::Value *yGroup = b.elementPtr(
+            ir::DType::Float32, c.outputs[0],
+            ir.CreateMul(ir.CreateAdd(ir.CreateMul(n, i64(b, s.outChannels)), ir.CreateMul(g, i64(b, s.groupOut))),
+                         i64(b, w.outSize())));
+        b.parallelLoop(s.groupOut, {yGroup, p0}, [&](llvm::Value *oc, const std::vector<llvm::Value *> &cap) {
+          llvm::Value *yPlane = b.elementPtr(ir::DType::Float32, cap[0], ir.CreateMul(oc, i64(b, w.outSize())));
+          b.loopNest({w.kernel[0], w.kernel[1], w.kernel[2]}, [&](const std::vector<llvm::Value *> &k) {
+            llvm::Value *row = ir.CreateAdd(ir.CreateMul(oc, i64(b, kernelSize)),
+                                            b.linearIndex(k, {w.kernel[1] * w.kernel[2], w.kernel[2], 1}));
+            b.loop(count, [&](llvm::Value *p) {
+              llvm::Value *position = ir.CreateAdd(cap[1], p);
+              std::vector<llvm::Value *> in{ir.CreateUDiv(position, i64(b, w.in[1] * w.in[2])),
+                                            ir.CreateURem(ir.CreateUDiv(position, i64(b, w.in[2])), i64(b, w.in[1])),
+                                            ir.CreateURem(position, i64(b, w.in[2]))};
+              std::vector<llvm::Value *> out;
+              llvm::Value *valid = ir.getTrue();
+              for (size_t d = 0; d < 3; ++d) {
+                llvm::Value *o = ir.CreateAdd(ir.CreateSub(ir.CreateMul(in[d], i64(b, w.stride[d])), i64(b, w.padBegin[d])),
+                                              ir.CreateMul(k[d], i64(b, w.dilation[d])));
+                valid = ir.CreateAnd(valid, ir.CreateICmpULT(o, i64(b, w.out[d])));
+                out.push_back(o);
+              }
+              gemm::emitIf(b, valid, [&] {
+                llvm::Value *yi = b.linearIndex(out, {w.out[1] * w.out[2], w.out[2], 1});
+                llvm::Value *v = b.load(ir::DType::Float32, col, ir.CreateAdd(ir.CreateMul(row, i64(b, count)), p));
+                b.store(ir::DType::Float32, ir.CreateFAdd(b.load(ir::DType::Float32, yPlane, yi), v), yPlane, yi);
+              });
+            }, "p");
+          });
+        }, "col2im");
+      };
+      const int64_t fullTiles = positions / tile;
+      if (fullTiles > 0)
+        b.loop(fullTiles, [&](llvm::Value *t) { tileProduct(ir.CreateMul(t, i64(b, tile)), tile); }, "tile");
+      if (positions % tile != 0) tileProduct(i64(b, fullTiles * tile), positions % tile);
+    }, "g");
+  }, "n");
+}
+
+Status emitConvTranspose(KernelContext &c) {
+  const ir::Shape &x = c.inputType(0).shape;
+  const ir::Shape &wShape = c.inputType(1).shape;
+  FLUIDML_ASSIGN_OR_RETURN(ops::Window w, convTransposeWindow(c.node, x, wShape, c.outputType(0).shape));
+  ConvShape s;
+  s.batch = x[0];
+  s.inChannels = x[1];
+  s.group = c.node.intAttr("group", 1);
+  s.groupIn = s.inChannels / s.group;
+  s.groupOut = wShape[1];
+  s.outChannels = s.groupOut * s.group;
+  if (c.outputType(0).numel() == 0) return Status::ok();
+  if (c.outputType(0).dtype != ir::DType::Float32 || c.inputType(0).numel() == 0)
+    emitConvTransposeScalar(c, w, s);
+  else
+    emitConvTransposeGemm(c, w, s);
+  return Status::ok();
+}
+
+}  // namespace
+
+void registerConvLowerings(LoweringTable &table) {
+  table.add("Conv", emitConv);
+  table.add("ConvTranspose", emitConvTranspose);
+}
+
+}  // namespace fluidml::codegen::linalg

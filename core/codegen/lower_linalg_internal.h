@@ -1,0 +1,48 @@
+// Pieces shared by the linalg lowering files (lower_linalg.cpp, lower_conv.cpp, lower_pool.cpp). Private to
+// core/codegen.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/codegen/lowering.h"
+#include "core/ops/linalg_internal.h"
+
+namespace fluidml::codegen::linalg {
+
+/// Strides (elements) to read a row-major tensor of shape `in` as broadcast to `out` (0 on broadcast dims).
+std::vector<int64_t> broadcastStrides(const ir::Shape &in, const ir::Shape &out);
+/// Row-major strides scaled by `scale`.
+std::vector<int64_t> scaledStrides(std::vector<int64_t> strides, int64_t scale);
+
+/// Scalar arithmetic of a dtype (float or integer instructions).
+llvm::Value *add(KernelBuilder &b, ir::DType dtype, llvm::Value *x, llvm::Value *y);
+llvm::Value *mul(KernelBuilder &b, ir::DType dtype, llvm::Value *x, llvm::Value *y);
+/// static_cast<T>(factor * value) as C++ computes it (float factor; double stays double).
+llvm::Value *scale(KernelBuilder &b, ir::DType dtype, float factor, llvm::Value *value);
+
+/// A key naming constant operand `input` of the node (its value id), for globals shared between kernels.
+std::string constantKey(const KernelContext &c, size_t input);
+
+/// A direct sliding-window loop over output planes (parallel), rows, and 16-wide vectors of output columns:
+/// depthwise convolution (one input channel per output channel), max pooling and average pooling (float32).
+struct WindowSweep {
+  enum class Kind { Conv, Max, Average };
+  Kind kind = Kind::Max;
+  ops::Window window;
+  int64_t planes = 0;      // output planes: batch x channels
+  int64_t channels = 1;    // output channels per image
+  int64_t inChannels = 1;  // input channels per image
+  int64_t multiplier = 1;  // output channels per input channel (input plane = n * inChannels + c / multiplier)
+  llvm::Value *x = nullptr;
+  llvm::Value *y = nullptr;
+  llvm::Value *weights = nullptr;  // Conv: [channels][kernel]
+  llvm::Value *bias = nullptr;     // Conv: [channels] or nullptr
+  bool countIncludePad = false;    // Average
+};
+void emitWindowSweep(KernelBuilder &b, const WindowSweep &sweep);
+
+void registerConvLowerings(LoweringTable &table);
+void registerPoolLowerings(LoweringTable &table);
+
+}  // namespace fluidml::codegen::linalg

@@ -1,0 +1,500 @@
+// The module of a planned graph. Every node becomes one internal, never-inlined kernel function (so each is
+// optimized on its own and compile time stays linear in the model); its pointer parameters are `noalias` unless
+// the plan writes an output over an input, and carry the alignment and dereferenceable size the plan
+// guarantees. The entry computes every operand address once from the plan (arena + offset, weights + offset,
+// the caller's input/output pointers, or for views the address of what they view) and calls the kernels in
+// schedule order. Byte-copy nodes (Reshape and friends) need no kernel: a view costs nothing, otherwise a memcpy.
+#include "core/codegen/module_builder.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <system_error>
+
+#include <llvm/ADT/StringMap.h>
+#include <llvm/Analysis/CGSCCPassManager.h>
+#include <llvm/Analysis/LoopAnalysisManager.h>
+#include <llvm/ADT/SetVector.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/IR/ReplaceConstant.h>
+#include <llvm/IR/PassManager.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/MC/TargetRegistry.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/FileSystem.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/TargetParser/Host.h>
+#include <llvm/TargetParser/SubtargetFeature.h>
+#include <llvm/Transforms/IPO/MergeFunctions.h>
+#include <llvm/Transforms/Utils/Cloning.h>
+
+#include "core/codegen/lowering.h"
+
+namespace fluidml::codegen {
+
+namespace {
+
+constexpr size_t kWeightsAlignment = 64;
+
+size_t alignUp(size_t value, size_t alignment) { return (value + alignment - 1) / alignment * alignment; }
+
+bool isRowMajor(const ir::TensorType &type) { return type.layout.order.empty() || type.layout.isIdentity(); }
+
+std::string nodeContext(const ir::Node &node) {
+  return "node '" + node.name + "' (" + node.opType + ", #" + std::to_string(node.id) + ")";
+}
+
+void initializeNativeTarget() {
+  static const bool done = [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    llvm::InitializeNativeTargetAsmParser();
+    return true;
+  }();
+  (void)done;
+}
+
+/// Emits the module: kernels first, then the entry.
+class ModuleEmitter {
+ public:
+  ModuleEmitter(llvm::LLVMContext &context, const ir::Graph &graph, const analysis::MemoryPlan &plan,
+                const WeightsLayout &weights, llvm::TargetMachine &targetMachine)
+      : context_(context), graph_(graph), plan_(plan), weights_(weights), targetMachine_(targetMachine) {}
+
+  Expected<BuiltModule> build(const ModuleBuildOptions &options);
+
+ private:
+  void setTargetAttributes(llvm::Function &function) {
+    function.addFnAttr("target-cpu", targetMachine_.getTargetCPU());
+    function.addFnAttr("target-features", targetMachine_.getTargetFeatureString());
+    function.addFnAttr(llvm::Attribute::NoUnwind);
+  }
+  /// Address of a value's first byte inside the entry; cached.
+  llvm::Value *pointerOf(ir::ValueId value);
+  /// Alignment the plan guarantees for a value's address (1 for caller buffers).
+  uint64_t alignmentOf(ir::ValueId value) const;
+  Status emitKernel(const ir::Node &node);
+  /// Rewrites `kernel` to take the global variables it names as extra pointer arguments (passed by `call`), so
+  /// that kernels identical but for their scratch globals (repeated layers) become identical functions.
+  void passGlobalsAsArguments(llvm::Function *kernel, llvm::CallInst *call);
+  /// Moves the kernels' mutable zero-initialized globals into the arena allocation from `stateOffset` on;
+  /// returns the bytes used.
+  size_t placeStateInArena(size_t stateOffset);
+  void emitMemcpy(llvm::Value *dst, llvm::Value *src, size_t bytes) {
+    if (bytes != 0) builder_->CreateMemCpy(dst, llvm::MaybeAlign(), src, llvm::MaybeAlign(), bytes);
+  }
+
+  llvm::LLVMContext &context_;
+  const ir::Graph &graph_;
+  const analysis::MemoryPlan &plan_;
+  const WeightsLayout &weights_;
+  llvm::TargetMachine &targetMachine_;
+  std::unique_ptr<llvm::Module> module_;
+  std::unique_ptr<llvm::IRBuilder<>> builder_;
+  llvm::Function *entry_ = nullptr;
+  std::vector<llvm::Value *> pointers_;  // by value id
+  std::vector<int> inputSlot_;           // by value id: first graph-input slot, -1
+  std::vector<int> outputSlot_;          // by value id: first graph-output slot, -1
+  bool pointerTable_ = false;                // ModuleBuildOptions::constantPointerTable
+  std::vector<uint64_t> constantAlignment_;  // by value id, in pointer-table mode
+  std::vector<int> constantSlot_;            // by value id: index in graph.constants(), in pointer-table mode
+};
+
+uint64_t ModuleEmitter::alignmentOf(ir::ValueId value) const {
+  const ir::Value &v = graph_.value(value);
+  if (v.isConstant()) {
+    if (!pointerTable_) return kWeightsAlignment;
+    return std::max<uint64_t>(1, constantAlignment_[static_cast<size_t>(value)]);
+  }
+  const analysis::ValueStorage &s = plan_.storage[static_cast<size_t>(value)];
+  if (s.kind == analysis::StorageKind::View) return alignmentOf(s.aliasOf);
+  if (inputSlot_[static_cast<size_t>(value)] >= 0 || outputSlot_[static_cast<size_t>(value)] >= 0) return 1;
+  if (s.kind == analysis::StorageKind::Arena || s.kind == analysis::StorageKind::InPlace)
+    return std::max<uint64_t>(1, std::min<uint64_t>(plan_.alignment, 64));
+  return 1;
+}
+
+llvm::Value *ModuleEmitter::pointerOf(ir::ValueId value) {
+  llvm::Value *&cached = pointers_[static_cast<size_t>(value)];
+  if (cached != nullptr) return cached;
+  llvm::IRBuilder<> &b = *builder_;
+  llvm::Type *ptrType = b.getPtrTy();
+  const ir::Value &v = graph_.value(value);
+  const analysis::ValueStorage &s = plan_.storage[static_cast<size_t>(value)];
+  const int inputSlot = inputSlot_[static_cast<size_t>(value)];
+  const int outputSlot = outputSlot_[static_cast<size_t>(value)];
+  if (v.isConstant() && pointerTable_) {
+    llvm::Value *slot = b.CreateConstInBoundsGEP1_64(ptrType, entry_->getArg(1),
+                                                     static_cast<uint64_t>(constantSlot_[static_cast<size_t>(value)]));
+    cached = b.CreateLoad(ptrType, slot, v.name + ".w");
+  } else if (v.isConstant()) {
+    cached = b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), entry_->getArg(1),
+                                          static_cast<uint64_t>(weights_.offsets[static_cast<size_t>(value)]),
+                                          v.name + ".w");
+  } else if (s.kind == analysis::StorageKind::View) {
+    cached = pointerOf(s.aliasOf);
+  } else if (inputSlot >= 0) {
+    llvm::Value *slot = b.CreateConstInBoundsGEP1_64(ptrType, entry_->getArg(2), static_cast<uint64_t>(inputSlot));
+    cached = b.CreateLoad(ptrType, slot, v.name + ".in");
+  } else if (outputSlot >= 0) {
+    llvm::Value *slot = b.CreateConstInBoundsGEP1_64(ptrType, entry_->getArg(3), static_cast<uint64_t>(outputSlot));
+    cached = b.CreateLoad(ptrType, slot, v.name + ".out");
+  } else if (s.kind == analysis::StorageKind::Arena || s.kind == analysis::StorageKind::InPlace) {
+    const int64_t offset = plan_.offsetOf(value);
+    assert(offset >= 0 && "an arena value without an offset");
+    cached = b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), entry_->getArg(0), static_cast<uint64_t>(offset), v.name);
+  } else {
+    cached = llvm::ConstantPointerNull::get(llvm::PointerType::get(context_, 0));
+  }
+  return cached;
+}
+
+Status ModuleEmitter::emitKernel(const ir::Node &node) {
+  llvm::IRBuilder<> &b = *builder_;
+  llvm::Type *ptrType = b.getPtrTy();
+  const LoweringEntry *lowering = LoweringTable::instance().find(node.opType);
+  if (lowering == nullptr || !node.domain.empty())
+    return Status::error(nodeContext(node) + ": no code generation for op " + node.opType);
+
+  // Operands actually passed: present inputs, then outputs that have storage.
+  bool inPlace = false;
+  std::vector<ir::ValueId> operands;
+  std::vector<bool> written;
+  for (ir::ValueId in : node.inputs)
+    if (in != ir::kNoValue) {
+      operands.push_back(in);
+      written.push_back(false);
+    }
+  for (ir::ValueId out : node.outputs) {
+    if (out == ir::kNoValue || plan_.storage[static_cast<size_t>(out)].kind == analysis::StorageKind::None) continue;
+    if (plan_.storage[static_cast<size_t>(out)].kind == analysis::StorageKind::InPlace) inPlace = true;
+    operands.push_back(out);
+    written.push_back(true);
+  }
+  // The same buffer passed twice where one is written (an input also the output) also forbids noalias.
+  for (size_t i = 0; i < operands.size() && !inPlace; ++i)
+    for (size_t j = i + 1; j < operands.size(); ++j)
+      if ((written[i] || written[j]) && operands[i] == operands[j]) inPlace = true;
+
+  std::vector<llvm::Type *> params(operands.size() + 1, ptrType);
+  llvm::Function *kernel = llvm::Function::Create(llvm::FunctionType::get(b.getVoidTy(), params, false),
+                                                  llvm::GlobalValue::InternalLinkage, "k" + std::to_string(node.id),
+                                                  *module_);
+  setTargetAttributes(*kernel);
+  kernel->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
+  kernel->addFnAttr(llvm::Attribute::NoInline);
+  for (size_t p = 0; p < operands.size(); ++p) {
+    if (!inPlace) kernel->addParamAttr(static_cast<unsigned>(p), llvm::Attribute::NoAlias);
+    if (!written[p]) kernel->addParamAttr(static_cast<unsigned>(p), llvm::Attribute::ReadOnly);
+    const size_t bytes = graph_.value(operands[p]).type.bytes();
+    if (bytes != 0)
+      kernel->addParamAttr(static_cast<unsigned>(p), llvm::Attribute::getWithDereferenceableBytes(context_, bytes));
+    const uint64_t align = alignmentOf(operands[p]);
+    if (align > 1)
+      kernel->addParamAttr(static_cast<unsigned>(p), llvm::Attribute::getWithAlignment(context_, llvm::Align(align)));
+  }
+
+  // The call in the entry.
+  std::vector<llvm::Value *> args;
+  for (ir::ValueId operand : operands) args.push_back(pointerOf(operand));
+  args.push_back(entry_->getArg(4));
+  llvm::CallInst *call = b.CreateCall(kernel, args);
+
+  // The body, with a builder of its own so that the entry's insertion point stays put.
+  llvm::IRBuilder<> kb(context_);
+  llvm::BasicBlock *body = llvm::BasicBlock::Create(context_, "entry", kernel);
+  kb.SetInsertPoint(body);
+  KernelBuilder kernelBuilder(*module_, kb);
+  kernelBuilder.setRuntime(kernel->getArg(static_cast<unsigned>(operands.size())));
+  KernelContext kc{graph_, node, graph_.opsetVersion(node.domain), kernelBuilder, {}, {}, inPlace};
+  size_t p = 0;
+  for (ir::ValueId in : node.inputs) kc.inputs.push_back(in == ir::kNoValue ? nullptr : kernel->getArg(static_cast<unsigned>(p++)));
+  for (ir::ValueId out : node.outputs) {
+    const bool present =
+        out != ir::kNoValue && plan_.storage[static_cast<size_t>(out)].kind != analysis::StorageKind::None;
+    kc.outputs.push_back(present ? kernel->getArg(static_cast<unsigned>(p++)) : nullptr);
+  }
+  Status status = lowering->emit(kc);
+  if (!status.isOk()) return status.withContext(nodeContext(node));
+  if (kb.GetInsertBlock()->getTerminator() == nullptr) kb.CreateRetVoid();
+  passGlobalsAsArguments(kernel, call);
+  return Status::ok();
+}
+
+void ModuleEmitter::passGlobalsAsArguments(llvm::Function *kernel, llvm::CallInst *call) {
+  llvm::SetVector<llvm::GlobalVariable *> globals;
+  std::function<void(llvm::Value *)> collect = [&](llvm::Value *v) {
+    if (auto *g = llvm::dyn_cast<llvm::GlobalVariable>(v)) {
+      globals.insert(g);
+    } else if (auto *ce = llvm::dyn_cast<llvm::ConstantExpr>(v)) {
+      for (llvm::Value *op : ce->operands()) collect(op);
+    }
+  };
+  for (llvm::BasicBlock &block : *kernel)
+    for (llvm::Instruction &inst : block)
+      for (llvm::Value *op : inst.operands()) collect(op);
+  if (globals.empty()) return;
+  std::vector<llvm::Constant *> constants(globals.begin(), globals.end());
+  llvm::convertUsersOfConstantsToInstructions(constants, kernel);
+
+  llvm::FunctionType *oldType = kernel->getFunctionType();
+  std::vector<llvm::Type *> params(oldType->param_begin(), oldType->param_end());
+  const size_t firstGlobal = params.size();
+  for (size_t g = 0; g < globals.size(); ++g) params.push_back(llvm::PointerType::get(context_, 0));
+  llvm::Function *replacement = llvm::Function::Create(llvm::FunctionType::get(oldType->getReturnType(), params, false),
+                                                       kernel->getLinkage(), "", *module_);
+  replacement->copyAttributesFrom(kernel);
+  replacement->takeName(kernel);
+  replacement->splice(replacement->begin(), kernel);
+  for (size_t a = 0; a < firstGlobal; ++a)
+    kernel->getArg(static_cast<unsigned>(a))->replaceAllUsesWith(replacement->getArg(static_cast<unsigned>(a)));
+  for (size_t g = 0; g < globals.size(); ++g) {
+    llvm::Argument *arg = replacement->getArg(static_cast<unsigned>(firstGlobal + g));
+    arg->setName(globals[g]->getName());
+    globals[g]->replaceUsesWithIf(arg, [&](llvm::Use &use) {
+      auto *user = llvm::dyn_cast<llvm::Instruction>(use.getUser());
+      return user != nullptr && user->getFunction() == replacement;
+    });
+  }
+  std::vector<llvm::Value *> args(call->arg_begin(), call->arg_end());
+  args.insert(args.end(), globals.begin(), globals.end());
+  llvm::IRBuilder<> at(call);
+  at.CreateCall(replacement, args);
+  call->eraseFromParent();
+  kernel->eraseFromParent();
+}
+
+Expected<BuiltModule> ModuleEmitter::build(const ModuleBuildOptions &options) {
+  module_ = std::make_unique<llvm::Module>(graph_.name.empty() ? "model" : graph_.name, context_);
+  module_->setTargetTriple(targetMachine_.getTargetTriple().str());
+  module_->setDataLayout(targetMachine_.createDataLayout());
+  builder_ = std::make_unique<llvm::IRBuilder<>>(context_);
+  llvm::IRBuilder<> &b = *builder_;
+  llvm::Type *ptrType = b.getPtrTy();
+
+  const size_t capacity = graph_.valueCapacity();
+  pointerTable_ = options.constantPointerTable;
+  if (pointerTable_) {
+    constantAlignment_ = options.constantAlignment;
+    if (constantAlignment_.size() != capacity) return Status::error("internal error: constant alignments for another graph");
+    constantSlot_.assign(capacity, -1);
+    int slot = 0;
+    for (ir::ValueId v : graph_.constants()) constantSlot_[static_cast<size_t>(v)] = slot++;
+  }
+  if (plan_.storage.size() != capacity) return Status::error("the memory plan was made for another graph");
+  pointers_.assign(capacity, nullptr);
+  inputSlot_.assign(capacity, -1);
+  outputSlot_.assign(capacity, -1);
+  for (size_t k = 0; k < graph_.inputs().size(); ++k) {
+    int &slot = inputSlot_[static_cast<size_t>(graph_.inputs()[k])];
+    if (slot < 0) slot = static_cast<int>(k);
+  }
+  for (size_t k = 0; k < graph_.outputs().size(); ++k) {
+    const ir::ValueId v = graph_.outputs()[k];
+    if (v == ir::kNoValue) continue;
+    int &slot = outputSlot_[static_cast<size_t>(v)];
+    if (slot < 0) slot = static_cast<int>(k);
+  }
+
+  entry_ = llvm::Function::Create(
+      llvm::FunctionType::get(b.getVoidTy(), {ptrType, ptrType, ptrType, ptrType, ptrType}, false),
+      llvm::GlobalValue::ExternalLinkage, options.entryName, *module_);
+  setTargetAttributes(*entry_);
+  static const char *const kArgNames[] = {"arena", "weights", "inputs", "outputs", "runtime"};
+  for (unsigned a = 0; a < 5; ++a) entry_->getArg(a)->setName(kArgNames[a]);
+  b.SetInsertPoint(llvm::BasicBlock::Create(context_, "entry", entry_));
+
+  for (ir::NodeId id : graph_.order()) {
+    const ir::Node &node = graph_.node(id);
+    bool anyStorage = false;
+    bool allViews = true;
+    for (ir::ValueId out : node.outputs) {
+      if (out == ir::kNoValue) continue;
+      const analysis::StorageKind kind = plan_.storage[static_cast<size_t>(out)].kind;
+      if (kind == analysis::StorageKind::None) continue;
+      anyStorage = true;
+      if (kind != analysis::StorageKind::View) allViews = false;
+    }
+    if (!anyStorage || allViews) continue;  // views cost nothing
+    if (isByteCopyNode(graph_, node)) {
+      const ir::ValueId out = node.outputs[0];
+      emitMemcpy(pointerOf(out), pointerOf(node.inputs[0]), graph_.value(out).type.bytes());
+      continue;
+    }
+    FLUIDML_RETURN_IF_ERROR(emitKernel(node));
+  }
+
+  // Graph outputs nobody wrote into the caller's buffer: constants, graph inputs, repeated output slots, and
+  // outputs left as views of other storage.
+  for (size_t k = 0; k < graph_.outputs().size(); ++k) {
+    const ir::ValueId v = graph_.outputs()[k];
+    if (v == ir::kNoValue) continue;
+    const bool producedHere = !graph_.value(v).isConstant() && inputSlot_[static_cast<size_t>(v)] < 0 &&
+                              outputSlot_[static_cast<size_t>(v)] == static_cast<int>(k) &&
+                              plan_.storage[static_cast<size_t>(v)].kind != analysis::StorageKind::View;
+    if (producedHere) continue;
+    llvm::Value *slot = b.CreateConstInBoundsGEP1_64(ptrType, entry_->getArg(3), k);
+    llvm::Value *dst = b.CreateLoad(ptrType, slot);
+    emitMemcpy(dst, pointerOf(v), graph_.value(v).type.bytes());
+  }
+  b.CreateRetVoid();
+
+  BuiltModule built;
+  built.stateOffset = alignUp(plan_.arenaBytes, 64);
+  built.stateBytes = placeStateInArena(built.stateOffset);
+
+  std::string error;
+  llvm::raw_string_ostream errorStream(error);
+  if (llvm::verifyModule(*module_, &errorStream))
+    return Status::error("internal error: generated LLVM IR does not verify: " + errorStream.str());
+  built.module = std::move(module_);
+  return built;
+}
+
+size_t ModuleEmitter::placeStateInArena(size_t stateOffset) {
+  const llvm::DataLayout &layout = module_->getDataLayout();
+  std::vector<llvm::GlobalVariable *> movable;
+  for (llvm::GlobalVariable &global : module_->globals()) {
+    if (global.isConstant() || !global.hasLocalLinkage() || !global.hasInitializer() ||
+        !global.getInitializer()->isNullValue())
+      continue;
+    // Only globals the kernels receive as arguments from the entry (see passGlobalsAsArguments).
+    const bool onlyEntryCalls = std::all_of(global.user_begin(), global.user_end(), [&](llvm::User *user) {
+      auto *call = llvm::dyn_cast<llvm::CallInst>(user);
+      return call != nullptr && call->getFunction() == entry_ && call->getCalledFunction() != nullptr &&
+             call->getCalledFunction() != llvm::dyn_cast<llvm::Value>(&global);
+    });
+    if (onlyEntryCalls && !global.use_empty()) movable.push_back(&global);
+  }
+  size_t offset = stateOffset;
+  llvm::IRBuilder<> at(&entry_->getEntryBlock(), entry_->getEntryBlock().begin());
+  for (llvm::GlobalVariable *global : movable) {
+    const size_t bytes = layout.getTypeAllocSize(global->getValueType());
+    const size_t align = std::max<size_t>(64, global->getAlign().valueOrOne().value());
+    offset = alignUp(offset, align);
+    llvm::Value *address = at.CreateConstInBoundsGEP1_64(at.getInt8Ty(), entry_->getArg(0), offset, global->getName());
+    global->replaceAllUsesWith(address);
+    global->eraseFromParent();
+    offset += bytes;
+  }
+  return alignUp(offset, 64) - stateOffset;
+}
+
+}  // namespace
+
+WeightsLayout layoutWeights(const ir::Graph &graph) {
+  WeightsLayout layout;
+  layout.offsets.assign(graph.valueCapacity(), -1);
+  size_t offset = 0;
+  for (ir::ValueId v : graph.constants()) {
+    layout.offsets[static_cast<size_t>(v)] = static_cast<int64_t>(offset);
+    offset = alignUp(offset + graph.value(v).constant.bytes(), kWeightsAlignment);
+  }
+  layout.bytes = offset;
+  return layout;
+}
+
+void writeWeights(const ir::Graph &graph, const WeightsLayout &layout, uint8_t *blob) {
+  if (layout.bytes == 0) return;
+  std::memset(blob, 0, layout.bytes);
+  for (ir::ValueId v : graph.constants()) {
+    const ir::Tensor &t = graph.value(v).constant;
+    if (t.bytes() != 0) std::memcpy(blob + layout.offsets[static_cast<size_t>(v)], t.rawData(), t.bytes());
+  }
+}
+
+Expected<std::unique_ptr<llvm::TargetMachine>> createHostTargetMachine(bool pic) {
+  initializeNativeTarget();
+  const std::string triple = llvm::sys::getProcessTriple();
+  std::string error;
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (target == nullptr) return Status::error("LLVM has no target for " + triple + ": " + error);
+  llvm::SubtargetFeatures features;
+  for (const auto &feature : llvm::sys::getHostCPUFeatures()) features.AddFeature(feature.getKey(), feature.getValue());
+  llvm::TargetOptions targetOptions;
+  std::optional<llvm::Reloc::Model> reloc;
+  if (pic) reloc = llvm::Reloc::PIC_;
+  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+      triple, llvm::sys::getHostCPUName(), features.getString(), targetOptions, reloc, std::nullopt,
+      llvm::CodeGenOptLevel::Aggressive));
+  if (!machine) return Status::error("LLVM could not create a target machine for " + triple);
+  return machine;
+}
+
+bool isByteCopyNode(const ir::Graph &graph, const ir::Node &node) {
+  if (!node.domain.empty()) return false;
+  static const char *const kOps[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"};
+  if (std::none_of(std::begin(kOps), std::end(kOps), [&](const char *op) { return node.opType == op; })) return false;
+  if (!node.hasInput(0) || node.output(0) == ir::kNoValue) return false;
+  if (node.opType == "Dropout") {
+    const ir::ValueId mask = node.output(1);
+    if (mask != ir::kNoValue && (!graph.value(mask).uses.empty() || graph.isGraphOutput(mask))) return false;
+    if (node.hasInput(2)) {
+      const ir::Value &training = graph.value(node.inputs[2]);
+      if (!training.isConstant() || training.constant.numel() != 1 || training.constant.elementAsInt(0) != 0)
+        return false;
+    }
+  } else if (node.outputs.size() != 1) {
+    return false;
+  }
+  const ir::TensorType &in = graph.value(node.inputs[0]).type;
+  const ir::TensorType &out = graph.value(node.outputs[0]).type;
+  return in.dtype == out.dtype && in.bytes() == out.bytes() && isRowMajor(in) && isRowMajor(out);
+}
+
+Expected<BuiltModule> buildModule(llvm::LLVMContext &context, const ir::Graph &graph, const analysis::MemoryPlan &plan,
+                                  const WeightsLayout &weights, llvm::TargetMachine &targetMachine,
+                                  const ModuleBuildOptions &options) {
+  ModuleEmitter emitter(context, graph, plan, weights, targetMachine);
+  return emitter.build(options);
+}
+
+void optimizeModule(llvm::Module &module, llvm::TargetMachine &targetMachine) {
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PipelineTuningOptions tuning;
+  tuning.LoopVectorization = true;
+  tuning.SLPVectorization = true;
+  tuning.LoopUnrolling = true;
+  llvm::PassBuilder passBuilder(&targetMachine, tuning);
+  passBuilder.registerModuleAnalyses(mam);
+  passBuilder.registerCGSCCAnalyses(cgam);
+  passBuilder.registerFunctionAnalyses(fam);
+  passBuilder.registerLoopAnalyses(lam);
+  passBuilder.crossRegisterProxies(lam, fam, cgam, mam);
+  // Identical kernels (repeated layers: same op, attributes, types and baked-in constants) are merged first,
+  // so O3 and code generation see each distinct kernel once.
+  llvm::ModulePassManager passes;
+  passes.addPass(llvm::MergeFunctionsPass());
+  passes.addPass(passBuilder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3));
+  passes.run(module, mam);
+}
+
+Status writeIr(const llvm::Module &module, const std::string &path) {
+  std::error_code ec;
+  llvm::raw_fd_ostream out(path, ec, llvm::sys::fs::OF_Text);
+  if (ec) return Status::error(path + ": cannot write: " + ec.message());
+  module.print(out, nullptr);
+  return Status::ok();
+}
+
+Status emitMachineCode(const llvm::Module &module, llvm::TargetMachine &targetMachine, const std::string &path,
+                       bool assembly) {
+  std::unique_ptr<llvm::Module> clone = llvm::CloneModule(module);
+  std::error_code ec;
+  llvm::raw_fd_ostream out(path, ec, assembly ? llvm::sys::fs::OF_Text : llvm::sys::fs::OF_None);
+  if (ec) return Status::error(path + ": cannot write: " + ec.message());
+  llvm::legacy::PassManager passes;
+  const llvm::CodeGenFileType type = assembly ? llvm::CodeGenFileType::AssemblyFile : llvm::CodeGenFileType::ObjectFile;
+  if (targetMachine.addPassesToEmitFile(passes, out, nullptr, type))
+    return Status::error("LLVM cannot emit " + std::string(assembly ? "assembly" : "object files") + " for this target");
+  passes.run(*clone);
+  out.flush();
+  if (out.has_error()) return Status::error(path + ": write failed");
+  return Status::ok();
+}
+
+}  // namespace fluidml::codegen

@@ -1,0 +1,76 @@
+// Builds the LLVM module of a planned graph and optimizes it for the host CPU; shared by the JIT and AOT drivers.
+// The module holds one internal kernel function per node, `void k<id>(ptr in..., ptr out..., ptr runtime)`,
+// and one external entry, `void ENTRY(ptr arena, ptr weights, ptr inputs, ptr outputs, ptr runtime)`, that
+// computes every operand's address from the memory plan and calls the kernels in schedule order.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+#include <llvm/Target/TargetMachine.h>
+
+#include "core/analysis/memory_plan.h"
+#include "core/ir/graph.h"
+#include "core/support/status.h"
+
+namespace fluidml::codegen {
+
+/// Where each live constant sits in the weights blob: 64-byte aligned, in value-id order.
+struct WeightsLayout {
+  std::vector<int64_t> offsets;  // by value id; -1 for non-constants
+  size_t bytes = 0;
+};
+WeightsLayout layoutWeights(const ir::Graph &graph);
+/// Copies every constant to its offset in `blob` (at least layout.bytes; the padding is zeroed).
+void writeWeights(const ir::Graph &graph, const WeightsLayout &layout, uint8_t *blob);
+
+/// A TargetMachine for this host: its triple, CPU name and detected features, CodeGenOptLevel::Aggressive.
+/// `pic` selects Reloc::PIC_ (objects linked into shared libraries).
+Expected<std::unique_ptr<llvm::TargetMachine>> createHostTargetMachine(bool pic);
+
+/// True for a node whose output 0 is the bytes of operand 0 unchanged (Reshape, Flatten, Squeeze, Unsqueeze,
+/// Identity, inference Dropout with its mask unused, row-major): the module builder copies or aliases it
+/// itself, so it needs no lowering.
+bool isByteCopyNode(const ir::Graph &graph, const ir::Node &node);
+
+struct ModuleBuildOptions {
+  std::string entryName = "fluidml_model_run";
+  /// When true, the entry's `weights` argument is a table of pointers, one per live constant in
+  /// graph.constants() order (the JIT points at the graph's own buffers instead of copying them), and
+  /// `constantAlignment` (by value id) says how aligned each one is. Otherwise `weights` is the blob laid out
+  /// by WeightsLayout (AOT).
+  bool constantPointerTable = false;
+  std::vector<uint64_t> constantAlignment;
+};
+
+/// The module plus the state block: mutable zero-initialized globals of the kernels (packed weights, "done"
+/// flags) are placed per model instance in the arena allocation after the planned tensors, at
+/// [stateOffset, stateOffset + stateBytes); the runtime allocates stateOffset + stateBytes bytes and zeroes the
+/// state once, so instances of one AOT library never share them.
+struct BuiltModule {
+  std::unique_ptr<llvm::Module> module;
+  size_t stateOffset = 0;
+  size_t stateBytes = 0;
+  size_t allocationBytes() const { return stateOffset + stateBytes; }
+};
+
+/// Builds the module for `graph` (order = schedule) and `plan`, targeting `targetMachine` (data layout,
+/// triple and the target-cpu/features attributes of every function). Errors name the node that failed.
+Expected<BuiltModule> buildModule(llvm::LLVMContext &context, const ir::Graph &graph, const analysis::MemoryPlan &plan,
+                                  const WeightsLayout &weights, llvm::TargetMachine &targetMachine,
+                                  const ModuleBuildOptions &options);
+
+/// Runs LLVM's O3 module pipeline with the target's cost model.
+void optimizeModule(llvm::Module &module, llvm::TargetMachine &targetMachine);
+
+/// Writes the module's LLVM IR as text.
+Status writeIr(const llvm::Module &module, const std::string &path);
+/// Emits assembly or an object file for the module (the module is not modified; a clone is code-generated).
+Status emitMachineCode(const llvm::Module &module, llvm::TargetMachine &targetMachine, const std::string &path,
+                       bool assembly);
+
+}  // namespace fluidml::codegen

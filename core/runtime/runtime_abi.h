@@ -1,0 +1,32 @@
+/* The C ABI between generated code and the fluidml runtime. Generated kernels call these functions; the JIT
+ * resolves them in the host process, and AOT libraries link the runtime statically. Plain C: no LLVM, no C++
+ * types. */
+#ifndef FLUIDML_RUNTIME_ABI_H
+#define FLUIDML_RUNTIME_ABI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Opaque runtime state handed to every generated entry function (owns the thread pool). */
+typedef struct fluidml_runtime fluidml_runtime;
+
+/** A chunk of a parallel loop: runs iterations [begin, end) with the captured context. */
+typedef void (*fluidml_parallel_body)(void *context, int64_t begin, int64_t end);
+
+/** Runs body over [0, count) split into contiguous chunks across the runtime's threads and waits for all of them.
+ * With one thread (or a null runtime) it calls body(context, 0, count) directly. */
+void fluidml_parallel_for(fluidml_runtime *runtime, fluidml_parallel_body body, void *context, int64_t count);
+
+/** The signature of a generated model entry: every intermediate tensor lives in `arena` at its planned offset,
+ * constants in `weights` (64-byte aligned blob), graph inputs and outputs are caller-owned buffers. */
+typedef void (*fluidml_entry_fn)(uint8_t *arena, const uint8_t *weights, void *const *inputs, void *const *outputs,
+                                 fluidml_runtime *runtime);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FLUIDML_RUNTIME_ABI_H */
