@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "core/analysis/memory_plan.h"
+#include "core/codegen/compiler.h"
 #include "core/interp/interpreter.h"
 #include "core/onnx/onnx_import.h"
 #include "core/onnx/tensor_proto.h"
@@ -42,6 +43,7 @@ struct Options {
   std::string exceptionsFile;
   bool verbose = false;
   bool planned = false;
+  bool compiled = false;  // also compile every passing case with LLVM and check its outputs
 };
 
 /// What the planned runs covered, for the summary.
@@ -53,6 +55,7 @@ struct PlannedCounts {
   size_t arenaBytes = 0;  // sums over the best-of plans
   size_t lowerBoundBytes = 0;
   size_t naiveBytes = 0;
+  int compiledRuns = 0;   // cases x data sets compiled with LLVM (best-of plan) and matching the expected outputs
 };
 
 constexpr const char *kPlanners[] = {"naive", "greedy-size", "best-of"};
@@ -123,6 +126,26 @@ std::vector<std::string> sortedPbFiles(const fs::path &dir, const std::string &p
   return paths;
 }
 
+/// Compiles the graph with its best-of plan through the LLVM JIT and checks the outputs against the expected ones
+/// with ONNX's tolerance; an error message, or empty.
+std::string checkCompiledRun(const ir::Graph &graph, const std::vector<ir::Tensor> &inputs,
+                             const std::vector<onnxio::NamedTensor> &expected, PlannedCounts &counts) {
+  auto plan = analysis::planMemory(graph, {});
+  if (!plan) return "compiled: " + plan.message();
+  auto model = codegen::compileJit(graph, *plan, {});
+  if (!model) return "compiled: " + model.message();
+  std::vector<ir::Tensor> outputs;
+  for (const ir::TensorType &type : (*model)->outputTypes()) outputs.push_back(ir::Tensor::zeros(type.dtype, type.shape));
+  Status ran = (*model)->run(inputs, outputs);
+  if (!ran.isOk()) return "compiled: " + ran.message();
+  for (size_t i = 0; i < expected.size(); ++i) {
+    std::string mismatch = test::compareTensors(outputs[i], expected[i].tensor, test::kOnnxTolerance);
+    if (!mismatch.empty()) return "compiled: output " + std::to_string(i) + ": " + mismatch;
+  }
+  ++counts.compiledRuns;
+  return "";
+}
+
 CaseResult runDataSet(const fs::path &caseDir, const fs::path &setDir, const Options &runOptions,
                       PlannedCounts &planned) {
   std::map<std::string, ir::Tensor> inputsByName;
@@ -161,6 +184,10 @@ CaseResult runDataSet(const fs::path &caseDir, const fs::path &setDir, const Opt
   }
   if (runOptions.planned) {
     std::string problem = checkPlannedRuns(*graph, inputs, *outputs, planned);
+    if (!problem.empty()) return {Outcome::Fail, problem};
+  }
+  if (runOptions.compiled) {
+    std::string problem = checkCompiledRun(*graph, inputs, expected, planned);
     if (!problem.empty()) return {Outcome::Fail, problem};
   }
   return {Outcome::Pass, ""};
@@ -205,8 +232,9 @@ int main(int argc, char **argv) {
     else if (arg == "--exceptions") options.exceptionsFile = next();
     else if (arg == "--verbose" || arg == "-v") options.verbose = true;
     else if (arg == "--planned") options.planned = true;
+    else if (arg == "--compiled") options.compiled = true;
     else {
-      std::cerr << "usage: fluidml_conformance [--data DIR] [--filter SUBSTRING] [--exceptions FILE] [--planned] [--verbose]\n";
+      std::cerr << "usage: fluidml_conformance [--data DIR] [--filter SUBSTRING] [--exceptions FILE] [--planned] [--compiled] [--verbose]\n";
       return 2;
     }
   }
@@ -271,6 +299,9 @@ int main(int argc, char **argv) {
     std::cout << line.str() << "  " << c.pass << "\t" << c.fail << "\t" << c.excused << "\t" << c.skip << '\n';
   }
   for (const std::string &p : problems) std::cout << p << '\n';
+  if (options.compiled)
+    std::cout << "compiled: " << planned.compiledRuns << " LLVM-compiled runs (best-of plan) within ONNX's tolerance "
+              << "of the expected outputs\n";
   if (options.planned)
     std::cout << "planned: " << planned.runs << " planned runs (naive, greedy-size, best-of) bit-identical to the "
               << "unplanned interpreter; best-of plans: " << planned.arenaValues << " arena values, "
