@@ -72,6 +72,7 @@ Expected<CliOptions> parseCommandLine(int argc, char **argv) {
     } else if (arg == "--threads" || arg == "--iters" || arg == "--warmup") {
       FLUIDML_ASSIGN_OR_RETURN(std::string text, value(arg));
       FLUIDML_ASSIGN_OR_RETURN(int number, parseInt(arg, text, arg == "--warmup" ? 0 : 1));
+      if (arg == "--threads" && number > 1024) return Status::error("--threads expects at most 1024, got " + text);
       (arg == "--threads" ? options.threads : arg == "--iters" ? options.iters : options.warmup) = number;
     } else if (arg == "--dump-ir") {
       FLUIDML_ASSIGN_OR_RETURN(options.dumpIr, value(arg));

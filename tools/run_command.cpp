@@ -12,6 +12,7 @@
 #include <iostream>
 #include <optional>
 
+#include "core/codegen/jit_cache.h"
 #include "core/interp/interpreter.h"
 #include "core/onnx/tensor_proto.h"
 #include "tools/commands.h"
@@ -132,8 +133,9 @@ int runCommand(const CliOptions &options) {
     Status ran = (*model)->run(inputs, outputs);
     ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     if (!ran.isOk()) return reportUserError(ran.withContext(options.positional[0]));
-    std::printf("ran %s compiled in %.3f ms (compile %.1f ms, %d thread%s, %s inputs, pipeline '%s')\n",
-                options.positional[0].c_str(), ms, (*model)->compileMilliseconds(), options.threads,
+    std::printf("ran %s compiled in %.3f ms (compile %.1f ms%s, %d thread%s, %s inputs, pipeline '%s')\n",
+                options.positional[0].c_str(), ms, (*model)->compileMilliseconds(),
+                codegen::lastJitCompileWasCached() ? " from the JIT cache" : "", options.threads,
                 options.threads == 1 ? "" : "s", options.inputsDir ? options.inputsDir->c_str() : "random",
                 spec->name.c_str());
   }

@@ -400,16 +400,17 @@ llvm::Value *packConstantB(KernelBuilder &b, const std::string &key, llvm::Value
   return packed;
 }
 
-llvm::Value *packConstantA(KernelBuilder &b, const std::string &key, llvm::Value *src, int64_t count, int64_t m,
-                           int64_t k, int64_t rowStride, int64_t kStride, int64_t batchStride) {
+llvm::Value *packConstantAMapped(KernelBuilder &b, const std::string &key, llvm::Value *src, int64_t count, int64_t m,
+                                 int64_t k, int64_t rowStride, int64_t batchStride,
+                                 const std::function<llvm::Value *(llvm::Value *p)> &kOffset) {
   const std::string name = "fluidml.packA." + key + "." + std::to_string(count) + "x" + std::to_string(m) + "x" +
-                           std::to_string(k) + "." + std::to_string(rowStride) + "." + std::to_string(kStride) + "." +
-                           std::to_string(batchStride);
+                           std::to_string(k) + "." + std::to_string(rowStride) + "." + std::to_string(batchStride);
   const int64_t per = packedSizeA(m, k);
   const int64_t panels = ceilDiv(m, kMR);
   llvm::GlobalVariable *packed = scratchGlobal(b, name, count * per * 4);
   if (count == 0 || per == 0) return packed;
   llvm::IRBuilder<> &ir = b.ir();
+  // The global starts zeroed: rows past m (the panel padding) are never written.
   onFirstRun(b, name, [&] {
     b.parallelLoop(count * panels, {src}, [&](llvm::Value *index, const std::vector<llvm::Value *> &cap) {
       llvm::Value *matrix = ir.CreateUDiv(index, b.i64(panels));
@@ -418,15 +419,22 @@ llvm::Value *packConstantA(KernelBuilder &b, const std::string &key, llvm::Value
       llvm::Value *from = at(b, cap[0], ir.CreateAdd(mul(b, matrix, batchStride), mul(b, i0, rowStride)));
       llvm::Value *to = at(b, packed, mul(b, index, k * kMR));
       plainLoop(b, b.i64(0), b.i64(k), [&](llvm::Value *p) {
+        llvm::Value *source = kOffset(p);
         plainLoop(b, b.i64(0), rows, [&](llvm::Value *r) {
           llvm::Value *value =
-              ir.CreateAlignedLoad(f32(b), at(b, from, ir.CreateAdd(mul(b, r, rowStride), mul(b, p, kStride))), llvm::Align(4));
+              ir.CreateAlignedLoad(f32(b), at(b, from, ir.CreateAdd(mul(b, r, rowStride), source)), llvm::Align(4));
           ir.CreateAlignedStore(value, at(b, to, ir.CreateAdd(mul(b, p, kMR), r)), llvm::Align(4));
         });
       });
     }, "packA");
   });
   return packed;
+}
+
+llvm::Value *packConstantA(KernelBuilder &b, const std::string &key, llvm::Value *src, int64_t count, int64_t m,
+                           int64_t k, int64_t rowStride, int64_t kStride, int64_t batchStride) {
+  return packConstantAMapped(b, key + ".k" + std::to_string(kStride), src, count, m, k, rowStride, batchStride,
+                             [&](llvm::Value *p) { return mul(b, p, kStride); });
 }
 
 // ---- vector helpers ------------------------------------------------------------------------------------------

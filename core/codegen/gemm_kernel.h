@@ -102,6 +102,11 @@ llvm::Value *packConstantB(KernelBuilder &b, const std::string &key, llvm::Value
 /// The same for A[m x k] as MR-row panels (element (i, p) at src[t * batchStride + i * rowStride + p * kStride]).
 llvm::Value *packConstantA(KernelBuilder &b, const std::string &key, llvm::Value *src, int64_t count, int64_t m,
                            int64_t k, int64_t rowStride, int64_t kStride, int64_t batchStride);
+/// packConstantA with any order of k: element (i, p) of matrix t at src[t * batchStride + i * rowStride +
+/// kOffset(p)] (kOffset emits the i64 source offset of k index p). `key` must name the order too.
+llvm::Value *packConstantAMapped(KernelBuilder &b, const std::string &key, llvm::Value *src, int64_t count, int64_t m,
+                                 int64_t k, int64_t rowStride, int64_t batchStride,
+                                 const std::function<llvm::Value *(llvm::Value *p)> &kOffset);
 /// Elements per packed matrix (panel padding included).
 int64_t packedSizeB(int64_t k, int64_t n);
 int64_t packedSizeA(int64_t m, int64_t k);

@@ -11,6 +11,7 @@
 // into a bounded column buffer (a module global of at most 4 MiB), then col2im adds it into the output.
 // Other dtypes: direct loop nests with the reference kernels' summation order.
 #include <algorithm>
+#include <array>
 
 #include "core/codegen/gemm_kernel.h"
 #include "core/codegen/lower_linalg_internal.h"
@@ -290,6 +291,160 @@ void emitConvScalar(KernelContext &c, const ops::Window &w, const ConvShape &s) 
   }, "conv");
 }
 
+/// The direct conv covers output rows wide enough that 32-column segments of one row waste at most 1/8 of
+/// the lanes, with strides 1 and 2 (contiguous input loads) and constant weights (packed in its k order).
+bool directConvApplies(const ops::Window &w, bool constantWeights) {
+  if (!constantWeights || w.stride[2] > 2 || w.kernel[2] > 16) return false;
+  const int64_t padded = (w.out[2] + gemm::kNR - 1) / gemm::kNR * gemm::kNR;
+  return w.out[2] * 8 >= padded * 7;
+}
+
+/// Implicit-GEMM convolution: each work item is a 32-column segment of one output row (x an M chunk of output
+/// channels); the micro-kernel keeps an MR x 32 tile of outputs in registers and reads its B vectors straight
+/// from the input rows with masked loads (the masks depend only on the kernel column, so they are computed once
+/// per item), k ordered (kernel row, input channel, kernel column) to match the packed weights. Kernel rows in
+/// the padding are skipped. No im2col copy: the input rows of a segment stay in L1/L2 across the M tiles.
+void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) {
+  KernelBuilder &b = c.b;
+  llvm::IRBuilder<> &ir = b.ir();
+  llvm::Type *vecTy = gemm::floatVector(b);
+  const int64_t kernelWidth = w.kernel[2];
+  const int64_t kernelRows = w.kernel[0] * w.kernel[1];
+  const int64_t taps = w.kernelSize();
+  const int64_t depth = s.groupIn * taps;
+  const int64_t outRow = w.out[2];
+  const int64_t rows = w.out[0] * w.out[1];
+  const int64_t segments = (outRow + gemm::kNR - 1) / gemm::kNR;
+  const int64_t positions = w.outSize();
+  const int64_t sw = w.stride[2];
+  const int64_t groupIn = s.groupIn;
+
+  llvm::Value *packed = gemm::packConstantAMapped(
+      b, constantKey(c, 1) + ".direct" + std::to_string(kernelRows) + "x" + std::to_string(kernelWidth), c.inputs[1],
+      s.group, s.groupOut, depth, depth, s.groupOut * depth, [&](llvm::Value *p) {
+        llvm::Value *kdh = ir.CreateUDiv(p, i64(b, groupIn * kernelWidth));
+        llvm::Value *rest = ir.CreateURem(p, i64(b, groupIn * kernelWidth));
+        llvm::Value *ci = ir.CreateUDiv(rest, i64(b, kernelWidth));
+        llvm::Value *kw = ir.CreateURem(rest, i64(b, kernelWidth));
+        return ir.CreateAdd(ir.CreateMul(ci, i64(b, taps)), ir.CreateAdd(ir.CreateMul(kdh, i64(b, kernelWidth)), kw));
+      });
+  const int64_t tiles = (s.groupOut + gemm::kMR - 1) / gemm::kMR;
+  const int64_t fullTiles = s.groupOut / gemm::kMR;
+  const int64_t tailRows = s.groupOut % gemm::kMR;
+  const int64_t images = s.batch * s.group;
+  int64_t tilesPerChunk = tiles, chunks = 1;
+  while (chunks * images * rows * segments < 8 && tilesPerChunk > 1) {
+    tilesPerChunk = (tilesPerChunk + 1) / 2;
+    chunks = (tiles + tilesPerChunk - 1) / tilesPerChunk;
+  }
+
+  std::vector<llvm::Value *> captures{c.inputs[0], c.outputs[0]};
+  if (c.hasInput(2)) captures.push_back(c.inputs[2]);
+  b.parallelLoop(chunks * images * rows * segments, captures, [&](llvm::Value *index, const std::vector<llvm::Value *> &cap) {
+    llvm::Value *segment = ir.CreateURem(index, i64(b, segments));
+    llvm::Value *rest = ir.CreateUDiv(index, i64(b, segments));
+    llvm::Value *r = ir.CreateURem(rest, i64(b, rows));
+    rest = ir.CreateUDiv(rest, i64(b, rows));
+    llvm::Value *image = ir.CreateURem(rest, i64(b, images));
+    llvm::Value *chunk = ir.CreateUDiv(rest, i64(b, images));
+    llvm::Value *n = ir.CreateUDiv(image, i64(b, s.group));
+    llvm::Value *g = ir.CreateURem(image, i64(b, s.group));
+    llvm::Value *ow0 = ir.CreateMul(segment, i64(b, gemm::kNR));
+    llvm::Value *count = gemm::minI64(b, i64(b, gemm::kNR), ir.CreateSub(i64(b, outRow), ow0));
+    llvm::Value *od = ir.CreateUDiv(r, i64(b, w.out[1]));
+    llvm::Value *oh = ir.CreateURem(r, i64(b, w.out[1]));
+    llvm::Value *idBase = ir.CreateSub(ir.CreateMul(od, i64(b, w.stride[0])), i64(b, w.padBegin[0]));
+    llvm::Value *ihBase = ir.CreateSub(ir.CreateMul(oh, i64(b, w.stride[1])), i64(b, w.padBegin[1]));
+    llvm::Value *iwBase = ir.CreateSub(ir.CreateMul(ow0, i64(b, sw)), i64(b, w.padBegin[2]));
+    auto [kdLo, kdHi] = validTaps(b, idBase, w.in[0], w.kernel[0], w.dilation[0]);
+    auto [khLo, khHi] = validTaps(b, ihBase, w.in[1], w.kernel[1], w.dilation[1]);
+    std::vector<std::array<llvm::Value *, gemm::kNRVectors>> starts;
+    std::vector<std::array<gemm::RowMasks, gemm::kNRVectors>> masks;
+    for (int64_t kw = 0; kw < kernelWidth; ++kw) {
+      std::array<llvm::Value *, gemm::kNRVectors> start;
+      std::array<gemm::RowMasks, gemm::kNRVectors> mask;
+      for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
+        start[q] = ir.CreateAdd(iwBase, i64(b, kw * w.dilation[2] + q * gemm::kLanes * sw));
+        mask[q] = gemm::rowMasks(b, start[q], sw, i64(b, w.in[2]), ir.CreateSub(count, i64(b, q * gemm::kLanes)));
+      }
+      starts.push_back(start);
+      masks.push_back(mask);
+    }
+    llvm::Value *xImage = b.elementPtr(
+        ir::DType::Float32, cap[0],
+        ir.CreateMul(ir.CreateAdd(ir.CreateMul(n, i64(b, s.inChannels)), ir.CreateMul(g, i64(b, groupIn))), i64(b, w.inSize())));
+    llvm::Value *yPanel = b.elementPtr(
+        ir::DType::Float32, cap[1],
+        ir.CreateAdd(ir.CreateMul(ir.CreateAdd(ir.CreateMul(n, i64(b, s.outChannels)), ir.CreateMul(g, i64(b, s.groupOut))),
+                                  i64(b, positions)),
+                     ir.CreateAdd(ir.CreateMul(r, i64(b, outRow)), ow0)));
+    llvm::Value *aGroup = b.elementPtr(ir::DType::Float32, packed, ir.CreateMul(g, i64(b, gemm::packedSizeA(s.groupOut, depth))));
+    llvm::Value *biasGroup =
+        cap.size() > 2 ? b.elementPtr(ir::DType::Float32, cap[2], ir.CreateMul(g, i64(b, s.groupOut))) : nullptr;
+    llvm::Value *zero = llvm::ConstantAggregateZero::get(vecTy);
+
+    auto tileKernel = [&](llvm::Value *tile, int64_t mr) {
+      std::vector<std::array<llvm::AllocaInst *, gemm::kNRVectors>> acc(static_cast<size_t>(mr));
+      for (int64_t rr = 0; rr < mr; ++rr)
+        for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
+          acc[static_cast<size_t>(rr)][static_cast<size_t>(q)] = gemm::entryAlloca(b, vecTy, 1, 64, "acc");
+          ir.CreateStore(zero, acc[static_cast<size_t>(rr)][static_cast<size_t>(q)]);
+        }
+      llvm::Value *aTile = b.elementPtr(ir::DType::Float32, aGroup, ir.CreateMul(tile, i64(b, depth * gemm::kMR)));
+      gemm::plainLoop(b, kdLo, kdHi, [&](llvm::Value *kd) {
+        gemm::plainLoop(b, khLo, khHi, [&](llvm::Value *kh) {
+          llvm::Value *kdh = ir.CreateAdd(ir.CreateMul(kd, i64(b, w.kernel[1])), kh);
+          llvm::Value *id = ir.CreateAdd(idBase, ir.CreateMul(kd, i64(b, w.dilation[0])));
+          llvm::Value *ih = ir.CreateAdd(ihBase, ir.CreateMul(kh, i64(b, w.dilation[1])));
+          llvm::Value *rowOffset = ir.CreateMul(ir.CreateAdd(ir.CreateMul(id, i64(b, w.in[1])), ih), i64(b, w.in[2]));
+          llvm::Value *aRow = b.elementPtr(ir::DType::Float32, aTile, ir.CreateMul(kdh, i64(b, groupIn * kernelWidth * gemm::kMR)));
+          b.loop(groupIn, [&](llvm::Value *ci) {
+            llvm::Value *xRow = ir.CreateGEP(ir.getFloatTy(), xImage,
+                                             ir.CreateAdd(ir.CreateMul(ci, i64(b, w.inSize())), rowOffset));
+            llvm::Value *aChannel = b.elementPtr(ir::DType::Float32, aRow, ir.CreateMul(ci, i64(b, kernelWidth * gemm::kMR)));
+            for (int64_t kw = 0; kw < kernelWidth; ++kw) {
+              llvm::Value *bv[gemm::kNRVectors];
+              for (int64_t q = 0; q < gemm::kNRVectors; ++q)
+                bv[q] = gemm::loadRowMasked(b, xRow, starts[static_cast<size_t>(kw)][static_cast<size_t>(q)],
+                                            masks[static_cast<size_t>(kw)][static_cast<size_t>(q)], zero);
+              for (int64_t rr = 0; rr < mr; ++rr) {
+                llvm::Value *a = b.load(ir::DType::Float32, aChannel, i64(b, kw * gemm::kMR + rr));
+                llvm::Value *aSplat = ir.CreateVectorSplat(static_cast<unsigned>(gemm::kLanes), a);
+                for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
+                  llvm::AllocaInst *slot = acc[static_cast<size_t>(rr)][static_cast<size_t>(q)];
+                  ir.CreateStore(ir.CreateIntrinsic(llvm::Intrinsic::fma, {vecTy}, {aSplat, bv[q], ir.CreateLoad(vecTy, slot)}),
+                                 slot);
+                }
+              }
+            }
+          }, "ci");
+        });
+      });
+      for (int64_t rr = 0; rr < mr; ++rr) {
+        llvm::Value *channel = ir.CreateAdd(ir.CreateMul(tile, i64(b, gemm::kMR)), i64(b, rr));
+        llvm::Value *bias = biasGroup ? ir.CreateVectorSplat(static_cast<unsigned>(gemm::kLanes),
+                                                             b.load(ir::DType::Float32, biasGroup, channel))
+                                      : nullptr;
+        llvm::Value *yRow = b.elementPtr(ir::DType::Float32, yPanel, ir.CreateMul(channel, i64(b, positions)));
+        for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
+          llvm::Value *v = ir.CreateLoad(vecTy, acc[static_cast<size_t>(rr)][static_cast<size_t>(q)]);
+          if (bias) v = ir.CreateFAdd(v, bias);
+          gemm::storeLanes(b, v, b.elementPtr(ir::DType::Float32, yRow, i64(b, q * gemm::kLanes)),
+                           ir.CreateSub(count, i64(b, q * gemm::kLanes)));
+        }
+      }
+    };
+    if (fullTiles > 0) {
+      llvm::Value *first = ir.CreateMul(chunk, i64(b, tilesPerChunk));
+      llvm::Value *end = gemm::maxI64(b, first, gemm::minI64(b, ir.CreateAdd(first, i64(b, tilesPerChunk)), i64(b, fullTiles)));
+      b.loop(first, end, 1, [&](llvm::Value *tile) { tileKernel(tile, gemm::kMR); }, "tile");
+    }
+    if (tailRows > 0)
+      gemm::emitIf(b, chunks == 1 ? ir.getTrue() : ir.CreateICmpEQ(chunk, i64(b, chunks - 1)),
+                   [&] { tileKernel(i64(b, fullTiles), tailRows); });
+  }, "convd");
+}
+
 Status emitConv(KernelContext &c) {
   const ir::Shape &x = c.inputType(0).shape;
   const ir::Shape &wShape = c.inputType(1).shape;
@@ -327,6 +482,11 @@ Status emitConv(KernelContext &c) {
   const int64_t positions = w.outSize();
   const bool pointwise = kernelSize == 1 && w.in == w.out && w.stride == std::array<int64_t, 3>{1, 1, 1};
   const bool constantWeights = c.constantInput(1) != nullptr;
+
+  if (!pointwise && directConvApplies(w, constantWeights)) {
+    emitConvDirect(c, w, s);
+    return Status::ok();
+  }
 
   if (pointwise && positions == 1 && s.group == 1) {
     // Y[n, :] = X[n, :] W^T: the output channels become the vectorized GEMM columns.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/codegen/lowering.h"
@@ -23,6 +24,10 @@ llvm::Value *scale(KernelBuilder &b, ir::DType dtype, float factor, llvm::Value 
 
 /// A key naming constant operand `input` of the node (its value id), for globals shared between kernels.
 std::string constantKey(const KernelContext &c, size_t input);
+
+/// [lo, hi) of the kernel offsets k with 0 <= base + k * dilation < size (base an i64 value; hi >= lo).
+std::pair<llvm::Value *, llvm::Value *> validTaps(KernelBuilder &b, llvm::Value *base, int64_t size, int64_t kernel,
+                                                  int64_t dilation);
 
 /// A direct sliding-window loop over output planes (parallel), rows, and 16-wide vectors of output columns:
 /// depthwise convolution (one input channel per output channel), max pooling and average pooling (float32).

@@ -56,7 +56,8 @@ llvm::Value *floatTable(KernelBuilder &b, const std::vector<float> &values, cons
   return global;
 }
 
-/// [lo, hi) of kernel offsets k with 0 <= base + k * dilation < size (runtime base).
+}  // namespace
+
 std::pair<llvm::Value *, llvm::Value *> validTaps(KernelBuilder &b, llvm::Value *base, int64_t size, int64_t kernel,
                                                   int64_t dilation) {
   llvm::IRBuilder<> &ir = b.ir();
@@ -65,8 +66,6 @@ std::pair<llvm::Value *, llvm::Value *> validTaps(KernelBuilder &b, llvm::Value 
   llvm::Value *hi = gemm::minI64(b, b.i64(kernel), ceilDivRt(ir.CreateSub(b.i64(size), base)));
   return {lo, gemm::maxI64(b, hi, lo)};
 }
-
-}  // namespace
 
 void emitWindowSweep(KernelBuilder &b, const WindowSweep &s) {
   llvm::IRBuilder<> &ir = b.ir();

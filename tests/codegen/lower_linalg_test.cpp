@@ -243,6 +243,23 @@ TEST_CASE("Lowered Conv: 3x3, strides, pads, bias", "[llvm][conv]") {
   checkOp("Conv", {in(rnd({1, 2, 20, 20}, 121)), cst(wts({12, 2, 12, 12}, 122, 288))}, {{"pads", Ints{2, 2, 2, 2}}});
 }
 
+TEST_CASE("Lowered Conv: direct kernel over wide output rows", "[llvm][conv]") {
+  // Output rows of >= 28 columns run the implicit-GEMM kernel (masked loads straight from the input rows).
+  checkOp("Conv", {in(rnd({2, 5, 30, 61}, 250)), cst(wts({13, 5, 3, 3}, 251, 45)), cst(rnd({13}, 252))},
+          {{"pads", Ints{1, 0, 2, 1}}});
+  checkOp("Conv", {in(rnd({1, 6, 40, 66}, 253)), cst(wts({16, 6, 3, 5}, 254, 90))},
+          {{"pads", Ints{1, 2, 1, 2}}, {"strides", Ints{2, 2}}});
+  checkOp("Conv", {in(rnd({1, 4, 20, 36}, 255)), cst(wts({9, 4, 3, 3}, 256, 36)), cst(rnd({9}, 257))},
+          {{"pads", Ints{2, 2, 2, 2}}, {"dilations", Ints{2, 2}}});
+  checkOp("Conv", {in(rnd({1, 8, 12, 32}, 258)), cst(wts({12, 4, 3, 3}, 259, 36)), cst(rnd({12}, 260))},
+          {{"group", int64_t{2}}, {"pads", Ints{1, 1, 1, 1}}});
+  checkOp("Conv", {in(rnd({1, 3, 4, 5, 33}, 261)), cst(wts({5, 3, 2, 3, 3}, 262, 54))}, {{"pads", Ints{0, 1, 1, 1, 1, 1}}});
+  checkOp("Conv", {in(rnd({1, 4, 70}, 263)), cst(wts({6, 4, 7}, 264, 28))}, {{"pads", Ints{3, 3}}, {"strides", Ints{2}}});
+  checkOp("Conv", {in(rnd({1, 3, 64, 64}, 265)), cst(wts({8, 3, 7, 7}, 266, 147)), cst(rnd({8}, 267))},
+          {{"pads", Ints{3, 3, 3, 3}}, {"strides", Ints{2, 2}}});
+  checkOp("Conv", {in(rnd({1, 16, 28, 28}, 268)), cst(wts({24, 16, 1, 1}, 269, 16))}, {{"strides", Ints{2, 2}}});
+}
+
 TEST_CASE("Lowered Conv: 1x1, groups, runtime weights, single positions", "[llvm][conv]") {
   checkOp("Conv", {in(rnd({1, 32, 14, 14}, 120)), cst(rnd({40, 32, 1, 1}, 121)), cst(rnd({40}, 122))});
   checkOp("Conv", {in(rnd({2, 32, 7, 7}, 123)), cst(rnd({20, 32, 1, 1}, 124))}, {{"strides", Ints{2, 2}}});
