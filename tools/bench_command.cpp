@@ -1,11 +1,12 @@
 // `fluidml bench MODEL [--pipeline P] [--threads N] [--iters K] [--warmup W] [--json]`: compiles the model once
 // with the JIT, runs W untimed warm-up iterations, then K timed ones on deterministic random inputs; reports the
-// median, min and max latency, peak RSS (getrusage), arena/weights/lower-bound bytes and compile time.
+// median, min and max latency, peak RSS (VmHWM, getrusage as fallback), arena/weights/lower-bound bytes and compile time.
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -18,8 +19,14 @@ namespace fluidml::cli {
 
 namespace {
 
+/// The process's peak resident set. VmHWM first: Linux's getrusage ru_maxrss survives execve, so a child
+/// started by a big parent (a Python benchmark driver) would report the parent's peak.
 size_t peakRssBytes() {
-  struct rusage usage {};
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return static_cast<size_t>(std::stoull(line.substr(6))) * 1024;  // kB
+  rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<size_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
 }

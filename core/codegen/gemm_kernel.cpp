@@ -18,6 +18,8 @@ int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /// Work items the parallel loop should have at least (a few per thread of a small machine).
 constexpr int64_t kMinItems = 8;
+/// Bytes of A an item may re-read per panel before its panels are grouped (about half of L2).
+constexpr int64_t kL2Budget = 512 * 1024;
 
 llvm::Type *f32(KernelBuilder &b) { return llvm::Type::getFloatTy(b.context()); }
 
@@ -283,6 +285,14 @@ void emitGemm(KernelBuilder &b, const GemmSpec &s) {
   }
   tilesPerChunk = ceilDiv(tiles, chunks);  // balance the chunks
   chunks = ceilDiv(tiles, tilesPerChunk);
+  // An A block bigger than L2 would be streamed again for every panel: then an item takes a group of panels
+  // and runs k-blocks outside panels, so each k-block of A stays in L2 across the group (BLIS order).
+  int64_t panelsPerGroup = 1;
+  if (std::min(tilesPerChunk * kMR, s.m) * s.k * 4 > kL2Budget && panels > 1 && kBlocks > 1) {
+    const int64_t groups = std::min(panels, std::max<int64_t>(1, ceilDiv(kMinItems, chunks * batchCount)));
+    panelsPerGroup = ceilDiv(panels, groups);
+  }
+  const int64_t groups = ceilDiv(panels, panelsPerGroup);
 
   std::vector<llvm::Value *> captures{s.a.base, s.c};
   if (s.b.base != nullptr) captures.push_back(s.b.base);
@@ -290,7 +300,7 @@ void emitGemm(KernelBuilder &b, const GemmSpec &s) {
   const size_t extraBegin = captures.size();
   captures.insert(captures.end(), s.b.captures.begin(), s.b.captures.end());
 
-  b.parallelLoop(chunks * batchCount * panels, captures, [&](llvm::Value *index, const std::vector<llvm::Value *> &cap) {
+  b.parallelLoop(chunks * batchCount * groups, captures, [&](llvm::Value *index, const std::vector<llvm::Value *> &cap) {
     size_t next = 0;
     llvm::Value *aCap = cap[next++];
     llvm::Value *cCap = cap[next++];
@@ -298,8 +308,8 @@ void emitGemm(KernelBuilder &b, const GemmSpec &s) {
     llvm::Value *biasCap = s.epilogue.bias != nullptr ? cap[next++] : nullptr;
     std::vector<llvm::Value *> extras(cap.begin() + static_cast<std::ptrdiff_t>(extraBegin), cap.end());
 
-    llvm::Value *panel = ir.CreateURem(index, b.i64(panels));
-    llvm::Value *rest = ir.CreateUDiv(index, b.i64(panels));
+    llvm::Value *group = ir.CreateURem(index, b.i64(groups));
+    llvm::Value *rest = ir.CreateUDiv(index, b.i64(groups));
     llvm::Value *item = ir.CreateURem(rest, b.i64(batchCount));
     llvm::Value *chunk = ir.CreateUDiv(rest, b.i64(batchCount));
 
@@ -309,11 +319,11 @@ void emitGemm(KernelBuilder &b, const GemmSpec &s) {
     t.cBase = at(b, cCap, batchOffset(b, item, s.batch.shape, s.batch.cStrides));
     llvm::Value *bBase = bCap ? at(b, bCap, batchOffset(b, item, s.batch.shape, s.batch.bStrides)) : nullptr;
     t.biasBase = biasCap ? at(b, biasCap, batchOffset(b, item, s.batch.shape, s.batch.biasStrides)) : nullptr;
-    t.j0 = mul(b, panel, kNR);
     llvm::Value *scratch = nullptr;
     if (s.b.kind == OperandB::Kind::Fill) scratch = entryAlloca(b, f32(b), scratchK * kNR, 64, "bpanel");
 
-    auto block = [&](llvm::Value *k0, llvm::Value *kcur, llvm::Value *isFirst, llvm::Value *isLast) {
+    auto block = [&](llvm::Value *panel, llvm::Value *k0, llvm::Value *kcur, llvm::Value *isFirst, llvm::Value *isLast) {
+      t.j0 = mul(b, panel, kNR);
       t.k0 = k0;
       t.kc = kcur;
       t.isFirst = isFirst;
@@ -356,13 +366,31 @@ void emitGemm(KernelBuilder &b, const GemmSpec &s) {
         emitIfElse(b, ir.CreateICmpULT(panel, b.i64(fullPanels)), [&] { rowsOfChunk(kNR); },
                    [&] { rowsOfChunk(tailLanes); });
     };
+    // The panels of this item: one, or a group walked inside each k-block.
+    auto panelsOf = [&](const std::function<void(llvm::Value *panel)> &body) {
+      if (panelsPerGroup == 1) {
+        body(group);
+        return;
+      }
+      llvm::Value *first = mul(b, group, panelsPerGroup);
+      llvm::Value *end = minI64(b, ir.CreateAdd(first, b.i64(panelsPerGroup)), b.i64(panels));
+      plainLoop(b, first, end, body);
+    };
     if (kBlocks == 1) {
-      block(b.i64(0), b.i64(s.k), ir.getTrue(), ir.getTrue());
+      panelsOf([&](llvm::Value *panel) { block(panel, b.i64(0), b.i64(s.k), ir.getTrue(), ir.getTrue()); });
+    } else if (panelsPerGroup == 1) {
+      b.loop(b.i64(0), b.i64(kBlocks), 1, [&](llvm::Value *kb) {
+        llvm::Value *k0 = mul(b, kb, kc);
+        llvm::Value *kcur = minI64(b, b.i64(kc), ir.CreateSub(b.i64(s.k), k0));
+        block(group, k0, kcur, ir.CreateICmpEQ(kb, b.i64(0)), ir.CreateICmpEQ(kb, b.i64(kBlocks - 1)));
+      }, "kb");
     } else {
       b.loop(b.i64(0), b.i64(kBlocks), 1, [&](llvm::Value *kb) {
         llvm::Value *k0 = mul(b, kb, kc);
         llvm::Value *kcur = minI64(b, b.i64(kc), ir.CreateSub(b.i64(s.k), k0));
-        block(k0, kcur, ir.CreateICmpEQ(kb, b.i64(0)), ir.CreateICmpEQ(kb, b.i64(kBlocks - 1)));
+        llvm::Value *isFirst = ir.CreateICmpEQ(kb, b.i64(0));
+        llvm::Value *isLast = ir.CreateICmpEQ(kb, b.i64(kBlocks - 1));
+        panelsOf([&](llvm::Value *panel) { block(panel, k0, kcur, isFirst, isLast); });
       }, "kb");
     }
   }, s.name);

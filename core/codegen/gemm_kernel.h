@@ -3,16 +3,22 @@
 //
 // C[m x n] = alpha * A[m x k] B[k x n] + beta * bias, over a batch of such products (BLIS-style loop nest,
 // Goto & van de Geijn 2008, with the packing decisions made at compile time):
-//  - the micro-kernel keeps an MR x NR tile of C in zmm registers (<16 x float> accumulators, llvm.fma) and
-//    streams one k-slice of A (MR broadcasts) and of B (NR / 16 vector loads) per step;
-//  - B is read from NR-column panels [k][NR] (a constant operand is packed once into a module global, an
-//    im2col / strided operand is gathered per (panel, k-block) into a 32 KiB L1 scratch panel) or straight from
-//    row-major memory; A from MR-row panels [k][MR] (constants) or with any row/k stride;
+//  - the micro-kernel keeps an MR x NR = 8 x 32 tile of C in 16 zmm registers (<16 x float> accumulators,
+//    llvm.fma) and streams one k-slice of A (MR broadcasts) and of B (2 vector loads) per step;
+//  - B is read from NR-column panels [k][NR] (a constant operand is packed once, on the first run, into a
+//    zero-initialized module global; an im2col / strided operand is gathered per (panel, k-block) into a
+//    32 KiB scratch panel on the worker's stack, or, when there are too few panels to share out, gathered once
+//    into a shared scratch global) or straight from row-major memory; A from MR-row panels [k][MR] (constants,
+//    packed like B) or with any row/k stride;
 //  - K is blocked by KC so that a B panel stays in L1 while every M tile of the chunk passes over it; M is
-//    chunked so that the A block stays in L2;
-//  - work items (batch x N panel x M chunk) run on the thread pool (parallelLoop).
-// Cost O(batch m n k); the summation order over k is 0, 1, ... (k-blocks accumulate in C), alpha and the bias
-// are applied once after the last k-block.
+//    chunked so that the A block stays in L2, and when a chunk's A is bigger than L2 an item takes a group of
+//    panels and walks them inside each k-block;
+//  - work items (M chunk x batch x N panel group) run on the thread pool (parallelLoop), at least 8 of them.
+// Cost O(batch m n k); the summation order over k is 0, 1, ... within a k-block (k-blocks accumulate in C);
+// alpha and the bias are applied once after the last k-block.
+//
+// Module globals (packed weights, shared scratch) make a compiled model non-reentrant: one run at a time per
+// module, which the arena already requires.
 #pragma once
 
 #include <cstdint>

@@ -1,21 +1,28 @@
 // Lowering of Conv and ConvTranspose (NCHW, 1 to 3 spatial dims, groups, pads, strides, dilations, auto_pad).
 //
-// float32 Conv: per image and group, Y[Cout/g x P] = W[Cout/g x Cin/g*kernel] Col[Cin/g*kernel x P] on the
-// packed GEMM (gemm_kernel.h) with the weights packed once into MR-row panels. The im2col matrix is never
-// materialized: each work item gathers the kKC x kNR panel it needs into an L1 scratch panel (32 KiB on the
-// stack of the worker), one output-row segment at a time with masked vector loads (stride 1 and 2: contiguous
-// loads, others: gathers). 1x1 stride-1 convs read the input planes directly as B; 1x1 convs over a single
-// position (squeeze-excite) run transposed so that the output channels are the vectorized dimension.
-// Depthwise convs (one input channel per group) are direct loops (lower_pool.cpp's window sweep), parallel over
-// channels, vectorized over the output width. ConvTranspose: GEMM of the transposed weights with the input
-// into a bounded column buffer (a module global of at most 4 MiB), then col2im adds it into the output.
-// Other dtypes: direct loop nests with the reference kernels' summation order.
+// float32 Conv, by shape (all on the packed GEMM of gemm_kernel.h or its micro-kernel, weights packed once):
+//  - output rows of >= 64 columns, stride 1 or 2: an implicit GEMM (emitConvDirect) whose work items are
+//    32-column segments of one output row; each copies the input row segments it reads into a stack panel,
+//    then MR x 32 register tiles read B straight from it (no im2col matrix); big outputs use streaming stores;
+//  - other convs: Y[Cout/g x P] = W[Cout/g x Cin/g*kernel] Col[Cin/g*kernel x P] where each GEMM work item
+//    gathers the kKC x kNR im2col panel it needs (whole input channels per k-block; per output-row segment the
+//    lane masks of each kernel column are computed once, then one masked load and store per (channel, kernel
+//    row, kernel column)); with few output positions the panels are gathered once for all M chunks;
+//  - 1x1 stride-1 convs read the input planes directly as B; 1x1 convs over a single position
+//    (squeeze-excite) run transposed so that the output channels are the vectorized dimension;
+//  - depthwise convs (one input channel per group): direct loops (lower_pool.cpp's window sweep), parallel
+//    over channels, vectorized over the output width.
+// ConvTranspose: GEMM of the transposed weights with the input into a bounded column buffer (a module global of
+// at most 4 MiB), then col2im adds it into the output. Other dtypes: direct loop nests.
+// O(N x Cout x Cin/g x kernel x positions) for all of them.
 #include <algorithm>
 #include <array>
 
 #include "core/codegen/gemm_kernel.h"
 #include "core/codegen/lower_linalg_internal.h"
 #include "core/ops/linalg_internal.h"
+
+#include <llvm/IR/Metadata.h>
 
 namespace fluidml::codegen::linalg {
 
@@ -291,23 +298,32 @@ void emitConvScalar(KernelContext &c, const ops::Window &w, const ConvShape &s) 
   }, "conv");
 }
 
-/// The direct conv covers output rows wide enough that 32-column segments of one row waste at most 1/8 of
-/// the lanes, with strides 1 and 2 (contiguous input loads) and constant weights (packed in its k order).
+/// The direct conv covers output rows of at least 64 columns whose 32-column segments waste at most 1/8 of the
+/// lanes (narrower rows: the im2col panels pack positions of several rows into full vectors and measured
+/// faster), with strides 1 and 2 (contiguous input loads) and constant weights (packed in its k order).
 bool directConvApplies(const ops::Window &w, bool constantWeights) {
-  if (!constantWeights || w.stride[2] > 2 || w.kernel[2] > 16) return false;
+  if (!constantWeights || w.stride[2] > 2 || w.kernel[2] > 16 || w.out[2] < 64) return false;
   const int64_t padded = (w.out[2] + gemm::kNR - 1) / gemm::kNR * gemm::kNR;
   return w.out[2] * 8 >= padded * 7;
 }
 
+/// Bytes of the per-item input panel of the direct conv (channels are blocked to fit it).
+constexpr int64_t kDirectPanelBytes = 40 * 1024;
+
 /// Implicit-GEMM convolution: each work item is a 32-column segment of one output row (x an M chunk of output
-/// channels); the micro-kernel keeps an MR x 32 tile of outputs in registers and reads its B vectors straight
-/// from the input rows with masked loads (the masks depend only on the kernel column, so they are computed once
-/// per item), k ordered (kernel row, input channel, kernel column) to match the packed weights. Kernel rows in
-/// the padding are skipped. No im2col copy: the input rows of a segment stay in L1/L2 across the M tiles.
+/// channels). Per block of input channels, the item first copies the input row segments its outputs read (every
+/// valid kernel row, the 32 * stride columns plus the kernel's halo) into a contiguous stack panel, zero-filling
+/// the padding; then for every MR-channel tile the micro-kernel keeps MR x 32 outputs in registers and reads B
+/// vectors from the panel with plain loads (stride 2: two loads and an even-lane shuffle), k ordered (kernel row,
+/// input channel, kernel column) as the packed weights. The copy is ~1/Cout of the FLOPs; the panel stays in L1
+/// across the M tiles whatever the input planes' alignment (a direct read of the planes would thrash L1 sets
+/// when their size is a multiple of 4 KiB). Kernel rows in the padding are skipped.
 void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) {
   KernelBuilder &b = c.b;
   llvm::IRBuilder<> &ir = b.ir();
   llvm::Type *vecTy = gemm::floatVector(b);
+  llvm::Type *floatTy = ir.getFloatTy();
+  const int64_t lanes = gemm::kLanes;
   const int64_t kernelWidth = w.kernel[2];
   const int64_t kernelRows = w.kernel[0] * w.kernel[1];
   const int64_t taps = w.kernelSize();
@@ -318,6 +334,12 @@ void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) 
   const int64_t positions = w.outSize();
   const int64_t sw = w.stride[2];
   const int64_t groupIn = s.groupIn;
+  // Input columns one segment reads from one row, rounded to whole vectors.
+  const int64_t segment = (gemm::kNR * sw + (kernelWidth - 1) * w.dilation[2] + lanes - 1) / lanes * lanes;
+  const int64_t perChannel = kernelRows * segment;
+  int64_t blockChannels = std::max<int64_t>(1, std::min(groupIn, kDirectPanelBytes / 4 / perChannel));
+  const int64_t blocks = (groupIn + blockChannels - 1) / blockChannels;
+  blockChannels = (groupIn + blocks - 1) / blocks;
 
   llvm::Value *packed = gemm::packConstantAMapped(
       b, constantKey(c, 1) + ".direct" + std::to_string(kernelRows) + "x" + std::to_string(kernelWidth), c.inputs[1],
@@ -338,10 +360,15 @@ void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) 
     chunks = (tiles + tilesPerChunk - 1) / tilesPerChunk;
   }
 
+  // Streaming stores (last channel block): the output is far bigger than L2 and rows keep 64-byte alignment
+  // (the arena and graph buffers are 64-byte aligned).
+  const bool streamOutput = outRow % lanes == 0 && positions % lanes == 0 &&
+                            s.batch * s.outChannels * positions * 4 > (int64_t{8} << 20);
+
   std::vector<llvm::Value *> captures{c.inputs[0], c.outputs[0]};
   if (c.hasInput(2)) captures.push_back(c.inputs[2]);
   b.parallelLoop(chunks * images * rows * segments, captures, [&](llvm::Value *index, const std::vector<llvm::Value *> &cap) {
-    llvm::Value *segment = ir.CreateURem(index, i64(b, segments));
+    llvm::Value *seg = ir.CreateURem(index, i64(b, segments));
     llvm::Value *rest = ir.CreateUDiv(index, i64(b, segments));
     llvm::Value *r = ir.CreateURem(rest, i64(b, rows));
     rest = ir.CreateUDiv(rest, i64(b, rows));
@@ -349,7 +376,7 @@ void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) 
     llvm::Value *chunk = ir.CreateUDiv(rest, i64(b, images));
     llvm::Value *n = ir.CreateUDiv(image, i64(b, s.group));
     llvm::Value *g = ir.CreateURem(image, i64(b, s.group));
-    llvm::Value *ow0 = ir.CreateMul(segment, i64(b, gemm::kNR));
+    llvm::Value *ow0 = ir.CreateMul(seg, i64(b, gemm::kNR));
     llvm::Value *count = gemm::minI64(b, i64(b, gemm::kNR), ir.CreateSub(i64(b, outRow), ow0));
     llvm::Value *od = ir.CreateUDiv(r, i64(b, w.out[1]));
     llvm::Value *oh = ir.CreateURem(r, i64(b, w.out[1]));
@@ -358,18 +385,6 @@ void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) 
     llvm::Value *iwBase = ir.CreateSub(ir.CreateMul(ow0, i64(b, sw)), i64(b, w.padBegin[2]));
     auto [kdLo, kdHi] = validTaps(b, idBase, w.in[0], w.kernel[0], w.dilation[0]);
     auto [khLo, khHi] = validTaps(b, ihBase, w.in[1], w.kernel[1], w.dilation[1]);
-    std::vector<std::array<llvm::Value *, gemm::kNRVectors>> starts;
-    std::vector<std::array<gemm::RowMasks, gemm::kNRVectors>> masks;
-    for (int64_t kw = 0; kw < kernelWidth; ++kw) {
-      std::array<llvm::Value *, gemm::kNRVectors> start;
-      std::array<gemm::RowMasks, gemm::kNRVectors> mask;
-      for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
-        start[q] = ir.CreateAdd(iwBase, i64(b, kw * w.dilation[2] + q * gemm::kLanes * sw));
-        mask[q] = gemm::rowMasks(b, start[q], sw, i64(b, w.in[2]), ir.CreateSub(count, i64(b, q * gemm::kLanes)));
-      }
-      starts.push_back(start);
-      masks.push_back(mask);
-    }
     llvm::Value *xImage = b.elementPtr(
         ir::DType::Float32, cap[0],
         ir.CreateMul(ir.CreateAdd(ir.CreateMul(n, i64(b, s.inChannels)), ir.CreateMul(g, i64(b, groupIn))), i64(b, w.inSize())));
@@ -382,34 +397,60 @@ void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) 
     llvm::Value *biasGroup =
         cap.size() > 2 ? b.elementPtr(ir::DType::Float32, cap[2], ir.CreateMul(g, i64(b, s.groupOut))) : nullptr;
     llvm::Value *zero = llvm::ConstantAggregateZero::get(vecTy);
+    llvm::Value *panel = gemm::entryAlloca(b, floatTy, blockChannels * perChannel, 64, "rows");
+    // Masks of the panel copy: vector v of a row segment covers input columns iwBase + 16 v + [0, 16).
+    std::vector<llvm::Value *> copyMasks;
+    for (int64_t v = 0; v < segment / lanes; ++v) {
+      llvm::Value *first = ir.CreateAdd(iwBase, i64(b, v * lanes));
+      copyMasks.push_back(gemm::laneRange(b, ir.CreateNeg(first), ir.CreateSub(i64(b, w.in[2]), first)));
+    }
+    auto rowOffsetOf = [&](llvm::Value *kd, llvm::Value *kh) {
+      llvm::Value *id = ir.CreateAdd(idBase, ir.CreateMul(kd, i64(b, w.dilation[0])));
+      llvm::Value *ih = ir.CreateAdd(ihBase, ir.CreateMul(kh, i64(b, w.dilation[1])));
+      return ir.CreateAdd(ir.CreateMul(ir.CreateAdd(ir.CreateMul(id, i64(b, w.in[1])), ih), i64(b, w.in[2])), iwBase);
+    };
 
-    auto tileKernel = [&](llvm::Value *tile, int64_t mr) {
+    auto tileKernel = [&](llvm::Value *tile, int64_t mr, llvm::Value *c0, llvm::Value *channels, llvm::Value *isFirst,
+                          llvm::Value *isLast) {
       std::vector<std::array<llvm::AllocaInst *, gemm::kNRVectors>> acc(static_cast<size_t>(mr));
+      auto yRowOf = [&](int64_t rr) {
+        llvm::Value *channel = ir.CreateAdd(ir.CreateMul(tile, i64(b, gemm::kMR)), i64(b, rr));
+        return b.elementPtr(ir::DType::Float32, yPanel, ir.CreateMul(channel, i64(b, positions)));
+      };
+      auto lanesOf = [&](int64_t q) { return ir.CreateSub(count, i64(b, q * lanes)); };
       for (int64_t rr = 0; rr < mr; ++rr)
         for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
-          acc[static_cast<size_t>(rr)][static_cast<size_t>(q)] = gemm::entryAlloca(b, vecTy, 1, 64, "acc");
-          ir.CreateStore(zero, acc[static_cast<size_t>(rr)][static_cast<size_t>(q)]);
+          llvm::AllocaInst *slot = gemm::entryAlloca(b, vecTy, 1, 64, "acc");
+          acc[static_cast<size_t>(rr)][static_cast<size_t>(q)] = slot;
+          ir.CreateStore(zero, slot);
         }
+      // Later channel blocks accumulate onto the partial sums already in Y.
+      gemm::emitIf(b, ir.CreateNot(isFirst), [&] {
+        for (int64_t rr = 0; rr < mr; ++rr)
+          for (int64_t q = 0; q < gemm::kNRVectors; ++q)
+            ir.CreateStore(ir.CreateMaskedLoad(vecTy, b.elementPtr(ir::DType::Float32, yRowOf(rr), i64(b, q * lanes)),
+                                               llvm::Align(4), gemm::laneRange(b, i64(b, 0), lanesOf(q)), zero),
+                           acc[static_cast<size_t>(rr)][static_cast<size_t>(q)]);
+      });
       llvm::Value *aTile = b.elementPtr(ir::DType::Float32, aGroup, ir.CreateMul(tile, i64(b, depth * gemm::kMR)));
       gemm::plainLoop(b, kdLo, kdHi, [&](llvm::Value *kd) {
         gemm::plainLoop(b, khLo, khHi, [&](llvm::Value *kh) {
           llvm::Value *kdh = ir.CreateAdd(ir.CreateMul(kd, i64(b, w.kernel[1])), kh);
-          llvm::Value *id = ir.CreateAdd(idBase, ir.CreateMul(kd, i64(b, w.dilation[0])));
-          llvm::Value *ih = ir.CreateAdd(ihBase, ir.CreateMul(kh, i64(b, w.dilation[1])));
-          llvm::Value *rowOffset = ir.CreateMul(ir.CreateAdd(ir.CreateMul(id, i64(b, w.in[1])), ih), i64(b, w.in[2]));
-          llvm::Value *aRow = b.elementPtr(ir::DType::Float32, aTile, ir.CreateMul(kdh, i64(b, groupIn * kernelWidth * gemm::kMR)));
-          b.loop(groupIn, [&](llvm::Value *ci) {
-            llvm::Value *xRow = ir.CreateGEP(ir.getFloatTy(), xImage,
-                                             ir.CreateAdd(ir.CreateMul(ci, i64(b, w.inSize())), rowOffset));
+          llvm::Value *aRow = b.elementPtr(
+              ir::DType::Float32, aTile,
+              ir.CreateMul(ir.CreateAdd(ir.CreateMul(kdh, i64(b, groupIn)), c0), i64(b, kernelWidth * gemm::kMR)));
+          llvm::Value *panelRow = b.elementPtr(ir::DType::Float32, panel, ir.CreateMul(kdh, i64(b, segment)));
+          b.loop(i64(b, 0), channels, 1, [&](llvm::Value *ci) {
+            llvm::Value *row = b.elementPtr(ir::DType::Float32, panelRow, ir.CreateMul(ci, i64(b, perChannel)));
             llvm::Value *aChannel = b.elementPtr(ir::DType::Float32, aRow, ir.CreateMul(ci, i64(b, kernelWidth * gemm::kMR)));
             for (int64_t kw = 0; kw < kernelWidth; ++kw) {
               llvm::Value *bv[gemm::kNRVectors];
               for (int64_t q = 0; q < gemm::kNRVectors; ++q)
-                bv[q] = gemm::loadRowMasked(b, xRow, starts[static_cast<size_t>(kw)][static_cast<size_t>(q)],
-                                            masks[static_cast<size_t>(kw)][static_cast<size_t>(q)], zero);
+                bv[q] = gemm::loadRow(b, row, i64(b, kw * w.dilation[2] + q * lanes * sw), sw, nullptr, nullptr, zero,
+                                      /*interior=*/true);
               for (int64_t rr = 0; rr < mr; ++rr) {
                 llvm::Value *a = b.load(ir::DType::Float32, aChannel, i64(b, kw * gemm::kMR + rr));
-                llvm::Value *aSplat = ir.CreateVectorSplat(static_cast<unsigned>(gemm::kLanes), a);
+                llvm::Value *aSplat = ir.CreateVectorSplat(static_cast<unsigned>(lanes), a);
                 for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
                   llvm::AllocaInst *slot = acc[static_cast<size_t>(rr)][static_cast<size_t>(q)];
                   ir.CreateStore(ir.CreateIntrinsic(llvm::Intrinsic::fma, {vecTy}, {aSplat, bv[q], ir.CreateLoad(vecTy, slot)}),
@@ -420,28 +461,76 @@ void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) 
           }, "ci");
         });
       });
-      for (int64_t rr = 0; rr < mr; ++rr) {
-        llvm::Value *channel = ir.CreateAdd(ir.CreateMul(tile, i64(b, gemm::kMR)), i64(b, rr));
-        llvm::Value *bias = biasGroup ? ir.CreateVectorSplat(static_cast<unsigned>(gemm::kLanes),
-                                                             b.load(ir::DType::Float32, biasGroup, channel))
-                                      : nullptr;
-        llvm::Value *yRow = b.elementPtr(ir::DType::Float32, yPanel, ir.CreateMul(channel, i64(b, positions)));
-        for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
-          llvm::Value *v = ir.CreateLoad(vecTy, acc[static_cast<size_t>(rr)][static_cast<size_t>(q)]);
-          if (bias) v = ir.CreateFAdd(v, bias);
-          gemm::storeLanes(b, v, b.elementPtr(ir::DType::Float32, yRow, i64(b, q * gemm::kLanes)),
-                           ir.CreateSub(count, i64(b, q * gemm::kLanes)));
-        }
-      }
+      if (biasGroup != nullptr)
+        gemm::emitIf(b, isLast, [&] {
+          for (int64_t rr = 0; rr < mr; ++rr) {
+            llvm::Value *channel = ir.CreateAdd(ir.CreateMul(tile, i64(b, gemm::kMR)), i64(b, rr));
+            llvm::Value *bias = ir.CreateVectorSplat(static_cast<unsigned>(lanes), b.load(ir::DType::Float32, biasGroup, channel));
+            for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
+              llvm::AllocaInst *slot = acc[static_cast<size_t>(rr)][static_cast<size_t>(q)];
+              ir.CreateStore(ir.CreateFAdd(ir.CreateLoad(vecTy, slot), bias), slot);
+            }
+          }
+        });
+      auto storeTile = [&](bool streaming) {
+        for (int64_t rr = 0; rr < mr; ++rr)
+          for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
+            llvm::Value *v = ir.CreateLoad(vecTy, acc[static_cast<size_t>(rr)][static_cast<size_t>(q)]);
+            llvm::Value *ptr = b.elementPtr(ir::DType::Float32, yRowOf(rr), i64(b, q * lanes));
+            if (!streaming) {
+              gemm::storeLanes(b, v, ptr, lanesOf(q));
+              continue;
+            }
+            llvm::StoreInst *store = ir.CreateAlignedStore(v, ptr, llvm::Align(64));
+            store->setMetadata(llvm::LLVMContext::MD_nontemporal,
+                               llvm::MDNode::get(b.context(), {llvm::ConstantAsMetadata::get(ir.getInt32(1))}));
+          }
+      };
+      // A big output written once, in whole 64-byte aligned vectors: streaming stores skip reading its lines.
+      if (streamOutput)
+        gemm::emitIfElse(b, ir.CreateAnd(isLast, ir.CreateICmpEQ(count, i64(b, gemm::kNR))), [&] { storeTile(true); },
+                         [&] { storeTile(false); });
+      else
+        storeTile(false);
     };
-    if (fullTiles > 0) {
-      llvm::Value *first = ir.CreateMul(chunk, i64(b, tilesPerChunk));
-      llvm::Value *end = gemm::maxI64(b, first, gemm::minI64(b, ir.CreateAdd(first, i64(b, tilesPerChunk)), i64(b, fullTiles)));
-      b.loop(first, end, 1, [&](llvm::Value *tile) { tileKernel(tile, gemm::kMR); }, "tile");
-    }
-    if (tailRows > 0)
-      gemm::emitIf(b, chunks == 1 ? ir.getTrue() : ir.CreateICmpEQ(chunk, i64(b, chunks - 1)),
-                   [&] { tileKernel(i64(b, fullTiles), tailRows); });
+
+    auto channelBlock = [&](llvm::Value *block) {
+      llvm::Value *c0 = ir.CreateMul(block, i64(b, blockChannels));
+      llvm::Value *channels = gemm::minI64(b, i64(b, blockChannels), ir.CreateSub(i64(b, groupIn), c0));
+      llvm::Value *isFirst = blocks == 1 ? ir.getTrue() : ir.CreateICmpEQ(block, i64(b, 0));
+      llvm::Value *isLast = blocks == 1 ? ir.getTrue() : ir.CreateICmpEQ(block, i64(b, blocks - 1));
+      // Copy the block's input row segments (valid kernel rows only), padding columns as zeros.
+      llvm::Value *xBlock = b.elementPtr(ir::DType::Float32, xImage, ir.CreateMul(c0, i64(b, w.inSize())));
+      b.loop(i64(b, 0), channels, 1, [&](llvm::Value *ci) {
+        llvm::Value *plane = b.elementPtr(ir::DType::Float32, xBlock, ir.CreateMul(ci, i64(b, w.inSize())));
+        llvm::Value *dstChannel = b.elementPtr(ir::DType::Float32, panel, ir.CreateMul(ci, i64(b, perChannel)));
+        gemm::plainLoop(b, kdLo, kdHi, [&](llvm::Value *kd) {
+          gemm::plainLoop(b, khLo, khHi, [&](llvm::Value *kh) {
+            llvm::Value *src = ir.CreateGEP(floatTy, plane, rowOffsetOf(kd, kh));
+            llvm::Value *kdh = ir.CreateAdd(ir.CreateMul(kd, i64(b, w.kernel[1])), kh);
+            llvm::Value *dst = b.elementPtr(ir::DType::Float32, dstChannel, ir.CreateMul(kdh, i64(b, segment)));
+            for (int64_t v = 0; v < segment / lanes; ++v) {
+              llvm::Value *x = ir.CreateMaskedLoad(vecTy, ir.CreateGEP(floatTy, src, i64(b, v * lanes)), llvm::Align(4),
+                                                   copyMasks[static_cast<size_t>(v)], zero);
+              ir.CreateAlignedStore(x, b.elementPtr(ir::DType::Float32, dst, i64(b, v * lanes)), llvm::Align(4));
+            }
+          });
+        });
+      }, "copy");
+      if (fullTiles > 0) {
+        llvm::Value *first = ir.CreateMul(chunk, i64(b, tilesPerChunk));
+        llvm::Value *end =
+            gemm::maxI64(b, first, gemm::minI64(b, ir.CreateAdd(first, i64(b, tilesPerChunk)), i64(b, fullTiles)));
+        b.loop(first, end, 1, [&](llvm::Value *tile) { tileKernel(tile, gemm::kMR, c0, channels, isFirst, isLast); }, "tile");
+      }
+      if (tailRows > 0)
+        gemm::emitIf(b, chunks == 1 ? ir.getTrue() : ir.CreateICmpEQ(chunk, i64(b, chunks - 1)),
+                     [&] { tileKernel(i64(b, fullTiles), tailRows, c0, channels, isFirst, isLast); });
+    };
+    if (blocks == 1)
+      channelBlock(i64(b, 0));
+    else
+      b.loop(blocks, [&](llvm::Value *block) { channelBlock(block); }, "cblock");
   }, "convd");
 }
 

@@ -244,20 +244,26 @@ TEST_CASE("Lowered Conv: 3x3, strides, pads, bias", "[llvm][conv]") {
 }
 
 TEST_CASE("Lowered Conv: direct kernel over wide output rows", "[llvm][conv]") {
-  // Output rows of >= 28 columns run the implicit-GEMM kernel (masked loads straight from the input rows).
-  checkOp("Conv", {in(rnd({2, 5, 30, 61}, 250)), cst(wts({13, 5, 3, 3}, 251, 45)), cst(rnd({13}, 252))},
+  // Output rows of >= 64 columns run the implicit-GEMM kernel (input row segments copied to a stack panel).
+  checkOp("Conv", {in(rnd({2, 5, 10, 125}, 250)), cst(wts({13, 5, 3, 3}, 251, 45)), cst(rnd({13}, 252))},
           {{"pads", Ints{1, 0, 2, 1}}});
-  checkOp("Conv", {in(rnd({1, 6, 40, 66}, 253)), cst(wts({16, 6, 3, 5}, 254, 90))},
+  checkOp("Conv", {in(rnd({1, 6, 12, 140}, 253)), cst(wts({16, 6, 3, 5}, 254, 90))},
           {{"pads", Ints{1, 2, 1, 2}}, {"strides", Ints{2, 2}}});
-  checkOp("Conv", {in(rnd({1, 4, 20, 36}, 255)), cst(wts({9, 4, 3, 3}, 256, 36)), cst(rnd({9}, 257))},
+  checkOp("Conv", {in(rnd({1, 4, 9, 68}, 255)), cst(wts({9, 4, 3, 3}, 256, 36)), cst(rnd({9}, 257))},
           {{"pads", Ints{2, 2, 2, 2}}, {"dilations", Ints{2, 2}}});
-  checkOp("Conv", {in(rnd({1, 8, 12, 32}, 258)), cst(wts({12, 4, 3, 3}, 259, 36)), cst(rnd({12}, 260))},
+  checkOp("Conv", {in(rnd({1, 8, 6, 64}, 258)), cst(wts({12, 4, 3, 3}, 259, 36)), cst(rnd({12}, 260))},
           {{"group", int64_t{2}}, {"pads", Ints{1, 1, 1, 1}}});
-  checkOp("Conv", {in(rnd({1, 3, 4, 5, 33}, 261)), cst(wts({5, 3, 2, 3, 3}, 262, 54))}, {{"pads", Ints{0, 1, 1, 1, 1, 1}}});
-  checkOp("Conv", {in(rnd({1, 4, 70}, 263)), cst(wts({6, 4, 7}, 264, 28))}, {{"pads", Ints{3, 3}}, {"strides", Ints{2}}});
-  checkOp("Conv", {in(rnd({1, 3, 64, 64}, 265)), cst(wts({8, 3, 7, 7}, 266, 147)), cst(rnd({8}, 267))},
+  checkOp("Conv", {in(rnd({1, 3, 4, 5, 66}, 261)), cst(wts({5, 3, 2, 3, 3}, 262, 54))}, {{"pads", Ints{0, 1, 1, 1, 1, 1}}});
+  checkOp("Conv", {in(rnd({1, 4, 140}, 263)), cst(wts({6, 4, 7}, 264, 28))}, {{"pads", Ints{3, 3}}, {"strides", Ints{2}}});
+  checkOp("Conv", {in(rnd({1, 3, 20, 130}, 265)), cst(wts({8, 3, 7, 7}, 266, 147)), cst(rnd({8}, 267))},
           {{"pads", Ints{3, 3, 3, 3}}, {"strides", Ints{2, 2}}});
-  checkOp("Conv", {in(rnd({1, 16, 28, 28}, 268)), cst(wts({24, 16, 1, 1}, 269, 16))}, {{"strides", Ints{2, 2}}});
+  checkOp("Conv", {in(rnd({1, 16, 4, 128}, 268)), cst(wts({24, 16, 1, 1}, 269, 16))}, {{"strides", Ints{2, 2}}});
+  // Many input channels: several channel blocks accumulate in the output.
+  checkOp("Conv", {in(rnd({1, 200, 3, 64}, 270)), cst(wts({16, 200, 3, 3}, 271, 1800)), cst(rnd({16}, 272))},
+          {{"pads", Ints{1, 1, 1, 1}}});
+  // A big output (streaming stores).
+  checkOp("Conv", {in(rnd({1, 4, 256, 256}, 273)), cst(wts({40, 4, 3, 3}, 274, 36)), cst(rnd({40}, 275))},
+          {{"pads", Ints{1, 1, 1, 1}}});
 }
 
 TEST_CASE("Lowered Conv: 1x1, groups, runtime weights, single positions", "[llvm][conv]") {
@@ -441,8 +447,9 @@ TEST_CASE("Linalg lowering benchmark", "[.][bench][llvm]") {
   }
 }
 
-// FLUIDML_PROFILE_MODEL=model.onnx [FLUIDML_PROFILE_THREADS=N]: every linalg node of the model compiled alone
-// and timed (identical nodes once), with the sum per op type: where a model's time goes.
+// FLUIDML_PROFILE_MODEL=model.onnx [FLUIDML_PROFILE_THREADS=N] [FLUIDML_PROFILE_ALL=1]: every linalg node (every
+// node with _ALL) of the model compiled alone and timed (identical nodes once), with the sum per op type: where
+// a model's time goes.
 TEST_CASE("Linalg lowering profile of a model", "[.][profile][llvm]") {
   const char *path = std::getenv("FLUIDML_PROFILE_MODEL");
   if (path == nullptr) return;
@@ -458,7 +465,7 @@ TEST_CASE("Linalg lowering profile of a model", "[.][profile][llvm]") {
     const ir::Node &node = graph.node(id);
     static const std::set<std::string> kOps{"MatMul", "Gemm", "Conv", "ConvTranspose", "MaxPool", "AveragePool",
                                             "GlobalAveragePool", "Einsum"};
-    if (!kOps.count(node.opType)) continue;
+    if (!kOps.count(node.opType) && std::getenv("FLUIDML_PROFILE_ALL") == nullptr) continue;
     std::string signature = node.opType;
     for (ir::ValueId v : node.inputs)
       signature += " " + (v == ir::kNoValue ? std::string("-") : graph.value(v).type.toString()) +
