@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/ops/op_helpers.h"
+#include "core/ops/resize_geometry.h"
 #include "core/ops/op_registry.h"
 
 namespace fluidml::ops {
@@ -615,32 +616,6 @@ Status padKernel(KernelContext &c) {
 // edge clamping, exactly as the ONNX reference's 1-D interpolation. The n-D result applies the 1-D rule per
 // axis (innermost axis first, like the reference's nesting).
 
-enum class ResizeMode { Nearest, Linear, Cubic };
-enum class CoordMode {
-  HalfPixel,
-  HalfPixelSymmetric,
-  PytorchHalfPixel,
-  AlignCorners,
-  Asymmetric,
-  TfHalfPixelForNn,
-  TfCropAndResize
-};
-// Simple: Upsample and Resize-10, which truncate when upsampling and round up when downsampling.
-enum class NearestMode { RoundPreferFloor, RoundPreferCeil, Floor, Ceil, Simple };
-
-struct ResizePlan {
-  ResizeMode mode = ResizeMode::Nearest;
-  CoordMode coord = CoordMode::HalfPixel;
-  NearestMode nearest = NearestMode::RoundPreferFloor;
-  double cubicA = -0.75;
-  bool excludeOutside = false;
-  double extrapolation = 0.0;
-  Shape inShape, outShape;
-  std::vector<double> scales;          // per axis
-  std::vector<double> resizedLengths;  // per axis: scale * input length ("output_width" of the reference)
-  std::vector<double> roiStart, roiEnd;
-};
-
 /// The scales / sizes / roi operands, whatever opset form carried them. roi is nullopt when not known yet
 /// (a non-constant operand at inference; it never changes the output shape).
 struct ResizeArgs {
@@ -763,51 +738,6 @@ Expected<ResizePlan> planResize(const ir::Node &node, int64_t opset, const Shape
 
 /// The source coordinate of output coordinate x on axis a; `outside` is set when tf_crop_and_resize samples
 /// outside the input.
-double sourceCoordinate(const ResizePlan &p, size_t a, int64_t x, bool &outside) {
-  const double inLength = static_cast<double>(p.inShape[a]);
-  const double outLength = p.resizedLengths[a];
-  const double scale = p.scales[a];
-  const double xr = static_cast<double>(x);
-  outside = false;
-  switch (p.coord) {
-    case CoordMode::HalfPixel: return (xr + 0.5) / scale - 0.5;
-    case CoordMode::HalfPixelSymmetric: {
-      double adjustment = static_cast<double>(p.outShape[a]) / outLength;
-      double offset = inLength / 2 * (1 - adjustment);
-      return offset + (xr + 0.5) / scale - 0.5;
-    }
-    case CoordMode::PytorchHalfPixel: return outLength == 1 ? -0.5 : (xr + 0.5) / scale - 0.5;
-    case CoordMode::AlignCorners: return outLength == 1 ? 0.0 : xr * (inLength - 1) / (outLength - 1);
-    case CoordMode::Asymmetric: return xr / scale;
-    case CoordMode::TfHalfPixelForNn: return (xr + 0.5) / scale;
-    case CoordMode::TfCropAndResize: {
-      const double start = p.roiStart[a], end = p.roiEnd[a];
-      double xo = outLength == 1 ? (end - start) * (inLength - 1) / 2
-                                 : xr * (end - start) * (inLength - 1) / (outLength - 1);
-      xo += start * (inLength - 1);
-      outside = xo < 0 || xo > inLength - 1;
-      return xo;
-    }
-  }
-  return xr;
-}
-
-int64_t nearestIndex(NearestMode mode, double x, double scale) {
-  const double lower = std::floor(x);
-  if (mode == NearestMode::Simple) return static_cast<int64_t>(scale < 1 ? std::ceil(x) : lower);
-  if (x == lower) return static_cast<int64_t>(x);
-  const double ratio = x - lower;
-  bool up = false;
-  switch (mode) {
-    case NearestMode::RoundPreferFloor: up = ratio > 0.5; break;
-    case NearestMode::RoundPreferCeil: up = ratio >= 0.5; break;
-    case NearestMode::Floor: up = false; break;
-    case NearestMode::Ceil: up = true; break;
-    case NearestMode::Simple: break;
-  }
-  return static_cast<int64_t>(lower) + (up ? 1 : 0);
-}
-
 /// Keys' cubic convolution weights of the 4 neighbours floor(x)-1 .. floor(x)+2 at fraction t = x - floor(x).
 void cubicWeights(double t, double A, double w[4]) {
   auto far = [A](double d) { return ((A * d - 5 * A) * d + 8 * A) * d - 4 * A; };  // 1 <= d < 2
