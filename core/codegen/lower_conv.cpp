@@ -20,7 +20,7 @@
 
 #include "core/codegen/gemm_kernel.h"
 #include "core/codegen/lower_linalg_internal.h"
-#include "core/ops/linalg_internal.h"
+#include "core/ops/window_geometry.h"
 
 #include <llvm/IR/Metadata.h>
 

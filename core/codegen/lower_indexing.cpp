@@ -1,5 +1,6 @@
 // Lowering of the indexing family: Gather, GatherElements, GatherND, ScatterND, ScatterElements/Scatter, Pad,
-// Resize/Upsample, Trilu, CumSum, OneHot and TopK. Semantics: core/ops/indexing.cpp.
+// Resize/Upsample, Trilu, CumSum, OneHot and TopK. Semantics: core/ops/indexing.cpp; Resize plans and taps come
+// from core/ops/resize_geometry.h, as in the reference kernel.
 //
 // Shapes and every shape-deciding operand (pads, scales, sizes, k, depth) are compile-time constants, so all
 // the index arithmetic that depends only on them is done here, in C++: Pad's per-axis source maps and Resize's
@@ -30,16 +31,21 @@
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/DerivedTypes.h>
 #include <llvm/IR/Function.h>
-#include <llvm/IR/GlobalVariable.h>
 #include <llvm/IR/Intrinsics.h>
 
+#include "core/codegen/lower_helpers.h"
 #include "core/codegen/lowering.h"
-#include "core/ops/resize_geometry.h"
 #include "core/ops/op_helpers.h"
+#include "core/ops/resize_geometry.h"
 
 namespace fluidml::codegen {
 namespace {
 
+using helpers::entryAlloca;
+using helpers::forRange;
+using helpers::ifElse;
+using helpers::product;
+using helpers::unflatten;
 using ir::DType;
 using ir::Shape;
 using llvm::Value;
@@ -48,94 +54,25 @@ using llvm::Value;
 constexpr int64_t kParallelMinElements = int64_t{1} << 15;
 constexpr int kVectorBytes = 64;
 
-int64_t product(const Shape &shape, size_t begin, size_t end) {
-  int64_t p = 1;
-  for (size_t d = begin; d < end; ++d) p *= shape[d];
-  return p;
-}
-
 std::string str(int64_t v) { return std::to_string(v); }
 
 bool isUnsigned(DType dtype) { return dtype == DType::UInt8 || dtype == DType::Bool; }
 
 // --- IR helpers ---------------------------------------------------------------------------------------------
 
-llvm::AllocaInst *entryAlloca(KernelBuilder &b, llvm::Type *type) {
-  llvm::Function *function = b.ir().GetInsertBlock()->getParent();
-  llvm::BasicBlock &entry = function->getEntryBlock();
-  llvm::IRBuilder<> tmp(&entry, entry.getFirstInsertionPt());
-  return tmp.CreateAlloca(type);
-}
-
-void ifElse(KernelBuilder &b, Value *cond, const std::function<void()> &thenFn, const std::function<void()> &elseFn) {
-  llvm::IRBuilder<> &ir = b.ir();
-  llvm::Function *function = ir.GetInsertBlock()->getParent();
-  llvm::BasicBlock *thenBlock = llvm::BasicBlock::Create(b.context(), "then", function);
-  llvm::BasicBlock *elseBlock = llvm::BasicBlock::Create(b.context(), "else", function);
-  llvm::BasicBlock *merge = llvm::BasicBlock::Create(b.context(), "merge", function);
-  ir.CreateCondBr(cond, thenBlock, elseBlock);
-  ir.SetInsertPoint(thenBlock);
-  thenFn();
-  ir.CreateBr(merge);
-  ir.SetInsertPoint(elseBlock);
-  if (elseFn) elseFn();
-  ir.CreateBr(merge);
-  ir.SetInsertPoint(merge);
-}
-
-llvm::GlobalVariable *makeGlobal(KernelBuilder &b, llvm::Constant *init, const std::string &name) {
-  auto *global = new llvm::GlobalVariable(b.module(), init->getType(), true, llvm::GlobalValue::PrivateLinkage, init,
-                                          name);
-  global->setAlignment(llvm::Align(64));
-  global->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
-  return global;
-}
-
 /// Constant tables in the module (read with b.load(DType::Int64 / Float64 / UInt8, table, index)).
 Value *int64Table(KernelBuilder &b, const std::vector<int64_t> &values, const std::string &name) {
   std::vector<int64_t> v = values.empty() ? std::vector<int64_t>{0} : values;
   std::vector<uint64_t> u(v.begin(), v.end());
-  return makeGlobal(b, llvm::ConstantDataArray::get(b.context(), llvm::ArrayRef<uint64_t>(u)), name);
+  return helpers::constantGlobal(b, llvm::ConstantDataArray::get(b.context(), llvm::ArrayRef<uint64_t>(u)), name);
 }
 Value *doubleTable(KernelBuilder &b, const std::vector<double> &values, const std::string &name) {
   std::vector<double> v = values.empty() ? std::vector<double>{0.0} : values;
-  return makeGlobal(b, llvm::ConstantDataArray::get(b.context(), llvm::ArrayRef<double>(v)), name);
+  return helpers::constantGlobal(b, llvm::ConstantDataArray::get(b.context(), llvm::ArrayRef<double>(v)), name);
 }
 Value *byteTable(KernelBuilder &b, const std::vector<uint8_t> &values, const std::string &name) {
   std::vector<uint8_t> v = values.empty() ? std::vector<uint8_t>{0} : values;
-  return makeGlobal(b, llvm::ConstantDataArray::get(b.context(), llvm::ArrayRef<uint8_t>(v)), name);
-}
-
-std::vector<Value *> unflatten(KernelBuilder &b, Value *index, const Shape &shape) {
-  std::vector<Value *> coords(shape.size());
-  Value *rest = index;
-  for (size_t d = shape.size(); d-- > 0;) {
-    if (shape[d] == 1) {
-      coords[d] = b.i64(0);
-    } else if (d == 0) {
-      coords[d] = rest;
-    } else {
-      coords[d] = b.ir().CreateURem(rest, b.i64(shape[d]));
-      rest = b.ir().CreateUDiv(rest, b.i64(shape[d]));
-    }
-  }
-  return coords;
-}
-
-/// body(index, pointers) for index in [0, count), on the thread pool when `parallel`. Inside body only the
-/// captured `pointers` may be used.
-void forRange(KernelBuilder &b, int64_t count, bool parallel, const std::vector<Value *> &pointers,
-              const std::function<void(Value *, const std::vector<Value *> &)> &body) {
-  if (count <= 0) return;
-  if (count == 1) {
-    body(b.i64(0), pointers);
-    return;
-  }
-  if (parallel) {
-    b.parallelLoop(count, pointers, body);
-    return;
-  }
-  b.loop(count, [&](Value *i) { body(i, pointers); });
+  return helpers::constantGlobal(b, llvm::ConstantDataArray::get(b.context(), llvm::ArrayRef<uint8_t>(v)), name);
 }
 
 Value *bytePtr(KernelBuilder &b, DType dtype, Value *base, Value *index) { return b.elementPtr(dtype, base, index); }
@@ -571,134 +508,8 @@ Status emitPad(KernelContext &c) {
 // --- Resize / Upsample --------------------------------------------------------------------------------------
 
 using ops::CoordMode;
-using ops::NearestMode;
 using ops::ResizeMode;
 using ops::ResizePlan;
-using ops::nearestIndex;
-using ops::sourceCoordinate;
-
-Status parseResizeAttributes(const ir::Node &node, int64_t opset, ResizePlan &p) {
-  const bool legacy = node.opType == "Upsample" || opset < 11;
-  const std::string mode = node.stringAttr("mode", "nearest");
-  if (mode == "nearest") p.mode = ResizeMode::Nearest;
-  else if (mode == "linear" || (legacy && mode == "bilinear")) p.mode = ResizeMode::Linear;
-  else if (mode == "cubic" && !legacy) p.mode = ResizeMode::Cubic;
-  else return Status::error("unknown mode '" + mode + "'");
-  if (legacy) {
-    p.coord = CoordMode::Asymmetric;
-    p.nearest = NearestMode::Simple;
-    return Status::ok();
-  }
-  const std::string coord = node.stringAttr("coordinate_transformation_mode", "half_pixel");
-  if (coord == "half_pixel") p.coord = CoordMode::HalfPixel;
-  else if (coord == "half_pixel_symmetric") p.coord = CoordMode::HalfPixelSymmetric;
-  else if (coord == "pytorch_half_pixel") p.coord = CoordMode::PytorchHalfPixel;
-  else if (coord == "align_corners") p.coord = CoordMode::AlignCorners;
-  else if (coord == "asymmetric") p.coord = CoordMode::Asymmetric;
-  else if (coord == "tf_half_pixel_for_nn") p.coord = CoordMode::TfHalfPixelForNn;
-  else if (coord == "tf_crop_and_resize") p.coord = CoordMode::TfCropAndResize;
-  else return Status::error("unknown coordinate_transformation_mode '" + coord + "'");
-  const std::string nearest = node.stringAttr("nearest_mode", "round_prefer_floor");
-  if (nearest == "round_prefer_floor") p.nearest = NearestMode::RoundPreferFloor;
-  else if (nearest == "round_prefer_ceil") p.nearest = NearestMode::RoundPreferCeil;
-  else if (nearest == "floor") p.nearest = NearestMode::Floor;
-  else if (nearest == "ceil") p.nearest = NearestMode::Ceil;
-  else return Status::error("unknown nearest_mode '" + nearest + "'");
-  p.cubicA = node.floatAttr("cubic_coeff_a", -0.75f);
-  p.excludeOutside = node.intAttr("exclude_outside", 0) != 0;
-  p.extrapolation = node.floatAttr("extrapolation_value", 0.0f);
-  if (node.intAttr("antialias", 0) != 0 && p.mode != ResizeMode::Nearest)
-    return Status::error("antialias=1 is not supported");
-  return Status::ok();
-}
-
-std::vector<double> doubles(const ir::Tensor &t) {
-  std::vector<double> v(static_cast<size_t>(t.numel()));
-  for (size_t i = 0; i < v.size(); ++i) v[i] = t.elementAsDouble(static_cast<int64_t>(i));
-  return v;
-}
-
-/// The per-axis scales, the resized lengths and the roi, from whichever operands this opset form uses.
-Expected<ResizePlan> planResize(const KernelContext &c) {
-  const ir::Node &node = c.node;
-  ResizePlan p;
-  FLUIDML_RETURN_IF_ERROR(parseResizeAttributes(node, c.opset, p));
-  const Shape &in = c.inputType(0).shape;
-  p.inShape = in;
-  p.outShape = c.outputType(0).shape;
-  const int64_t rank = static_cast<int64_t>(in.size());
-  std::vector<int64_t> axes(in.size());
-  std::iota(axes.begin(), axes.end(), 0);
-  if (auto given = node.intsAttr("axes"); given && c.opset >= 18) {
-    FLUIDML_ASSIGN_OR_RETURN(axes, ops::normalizeAxes(*given, rank));
-  }
-  int roiIndex = -1, scalesIndex = -1, sizesIndex = -1;
-  if (node.opType == "Upsample") {
-    if (c.opset >= 9) scalesIndex = 1;
-  } else if (c.opset < 11) {
-    scalesIndex = 1;
-  } else {
-    roiIndex = 1, scalesIndex = 2, sizesIndex = 3;
-  }
-  auto operand = [&](int i) -> const ir::Tensor * {
-    if (i < 0 || !c.hasInput(static_cast<size_t>(i))) return nullptr;
-    return c.constantInput(static_cast<size_t>(i));
-  };
-  auto given = [&](int i) { return i >= 0 && c.hasInput(static_cast<size_t>(i)) && c.inputType(static_cast<size_t>(i)).numel() > 0; };
-  std::optional<std::vector<double>> scales;
-  std::optional<std::vector<int64_t>> sizes;
-  if (node.opType == "Upsample" && c.opset < 9) {
-    auto attr = node.floatsAttr("scales");
-    if (!attr) return Status::error("the scales attribute is required");
-    scales = std::vector<double>(attr->begin(), attr->end());
-  }
-  for (int i : {scalesIndex, sizesIndex})
-    if (given(i) && operand(i) == nullptr) return Status::error(node.opType + ": scales and sizes must be constants");
-  if (given(scalesIndex)) scales = doubles(*operand(scalesIndex));
-  if (given(sizesIndex)) sizes = operand(sizesIndex)->toInt64Vector();
-  const size_t n = axes.size();
-  p.scales.assign(in.size(), 1.0);
-  p.roiStart.assign(in.size(), 0.0);
-  p.roiEnd.assign(in.size(), 1.0);
-  if (scales) {
-    if (scales->size() != n) return Status::error("scales has the wrong length");
-    for (size_t i = 0; i < n; ++i) p.scales[static_cast<size_t>(axes[i])] = (*scales)[i];
-  } else if (sizes) {
-    if (sizes->size() != n) return Status::error("sizes has the wrong length");
-    const std::string policy = c.opset >= 18 ? node.stringAttr("keep_aspect_ratio_policy", "stretch") : "stretch";
-    if (policy == "stretch") {
-      for (size_t i = 0; i < n; ++i) {
-        size_t a = static_cast<size_t>(axes[i]);
-        p.scales[a] = in[a] == 0 ? 1.0 : static_cast<double>((*sizes)[i]) / static_cast<double>(in[a]);
-      }
-    } else {
-      std::optional<double> common;
-      for (size_t i = 0; i < n; ++i) {
-        size_t a = static_cast<size_t>(axes[i]);
-        if (in[a] == 0) continue;
-        double s = static_cast<double>((*sizes)[i]) / static_cast<double>(in[a]);
-        common = !common ? s : (policy == "not_larger" ? std::min(*common, s) : std::max(*common, s));
-      }
-      for (size_t i = 0; i < n; ++i) p.scales[static_cast<size_t>(axes[i])] = common.value_or(1.0);
-    }
-  } else {
-    return Status::error("one of scales and sizes is required");
-  }
-  p.resizedLengths.resize(in.size());
-  for (size_t a = 0; a < in.size(); ++a) p.resizedLengths[a] = p.scales[a] * static_cast<double>(in[a]);
-  if (p.coord == CoordMode::TfCropAndResize) {
-    if (!c.hasInput(static_cast<size_t>(roiIndex))) return Status::error("tf_crop_and_resize needs the roi input");
-    const ir::Tensor *roi = operand(roiIndex);
-    if (roi == nullptr) return Status::error("Resize: roi must be a compile-time constant");
-    std::vector<double> r = doubles(*roi);
-    if (r.size() != 2 * n) return Status::error("tf_crop_and_resize needs an roi of " + str(static_cast<int64_t>(2 * n)) + " values");
-    for (size_t i = 0; i < n; ++i) {
-      p.roiStart[static_cast<size_t>(axes[i])] = r[i];
-      p.roiEnd[static_cast<size_t>(axes[i])] = r[n + i];
-    }
-  }
-  return p;
-}
 
 /// Interpolation taps of every output coordinate of one axis: `taps` entries per coordinate (index clamped
 /// into the input, weight; unused entries weigh 0), whether the coordinate lies outside (extrapolation), and
@@ -713,75 +524,59 @@ struct AxisTaps {
 };
 
 AxisTaps axisTaps(const ResizePlan &p, size_t a) {
-  const int64_t inLength = p.inShape[a], outLength = p.outShape[a];
+  const int64_t outLength = p.outShape[a];
   AxisTaps t;
-  t.taps = p.mode == ResizeMode::Nearest ? 1 : (p.mode == ResizeMode::Linear ? 2 : 4);
+  t.taps = ops::resizeTapCount(p.mode);
   const size_t n = static_cast<size_t>(outLength) * static_cast<size_t>(t.taps);
   t.index.assign(n, 0);
   t.weight.assign(n, 0.0);
   t.outside.assign(static_cast<size_t>(outLength), 0);
-  t.identity = inLength == outLength;
+  t.identity = p.inShape[a] == outLength;
   for (int64_t x = 0; x < outLength; ++x) {
-    bool outside = false;
-    const double xo = sourceCoordinate(p, a, x, outside);
+    const ops::ResizeTaps r = ops::resizeTaps(p, a, x);
     const size_t slot = static_cast<size_t>(x) * static_cast<size_t>(t.taps);
-    if (outside) {
+    if (r.outside) {
       t.outside[static_cast<size_t>(x)] = 1;
       t.anyOutside = true;
       t.identity = false;
       continue;
     }
-    int64_t idx[4] = {0, 0, 0, 0};
-    double w[4] = {0, 0, 0, 0};
-    const int64_t x0 = static_cast<int64_t>(std::floor(xo));
-    const double f = xo - std::floor(xo);
-    if (p.mode == ResizeMode::Nearest) {
-      idx[0] = nearestIndex(p.nearest, xo, p.scales[a]);
-      w[0] = 1.0;
-    } else if (p.mode == ResizeMode::Linear) {
-      idx[0] = x0, idx[1] = x0 + 1;
-      w[0] = 1 - f, w[1] = f;
-    } else {
-      const double A = p.cubicA;
-      auto far = [A](double d) { return ((A * d - 5 * A) * d + 8 * A) * d - 4 * A; };
-      auto near = [A](double d) { return ((A + 2) * d - (A + 3)) * d * d + 1; };
-      for (int k = 0; k < 4; ++k) idx[k] = x0 - 1 + k;
-      w[0] = far(f + 1), w[1] = near(f), w[2] = near(1 - f), w[3] = far(2 - f);
-      if (p.excludeOutside) {
-        double sum = 0;
-        for (int k = 0; k < 4; ++k) {
-          if (idx[k] < 0 || idx[k] >= inLength) w[k] = 0;
-          sum += w[k];
-        }
-        if (sum != 0)
-          for (int k = 0; k < 4; ++k) w[k] /= sum;
-      }
-    }
     int nonZero = 0;
     int64_t only = -1;
     for (int k = 0; k < t.taps; ++k) {
-      t.index[slot + static_cast<size_t>(k)] = std::clamp<int64_t>(idx[k], 0, inLength - 1);
-      t.weight[slot + static_cast<size_t>(k)] = w[k];
-      if (w[k] != 0 || t.taps == 1) {
+      t.index[slot + static_cast<size_t>(k)] = r.index[k];
+      t.weight[slot + static_cast<size_t>(k)] = r.weight[k];
+      if (r.weight[k] != 0 || t.taps == 1) {
         ++nonZero;
         only = k;
       }
     }
-    if (nonZero != 1 || t.index[slot + static_cast<size_t>(only)] != x || t.weight[slot + static_cast<size_t>(only)] != 1.0)
-      t.identity = false;
+    if (nonZero != 1 || r.index[only] != x || r.weight[only] != 1.0) t.identity = false;
   }
   return t;
 }
 
 Status emitResize(KernelContext &c) {
-  FLUIDML_ASSIGN_OR_RETURN(ResizePlan plan, planResize(c));
+  const ir::Node &node = c.node;
+  if (c.inputType(0).rank() == 0) return Status::error("the input must have rank >= 1");
+  const ops::ResizeOperands operands = ops::resizeOperands(node, c.opset);
+  for (int i : {operands.scales, operands.sizes})
+    if (i >= 0 && c.hasInput(static_cast<size_t>(i)) && c.inputType(static_cast<size_t>(i)).numel() > 0 &&
+        c.constantInput(static_cast<size_t>(i)) == nullptr)
+      return Status::error(node.opType + ": scales and sizes must be constants");
+  FLUIDML_ASSIGN_OR_RETURN(ResizePlan plan, ops::planResize(node, c.opset, c.inputType(0).shape, [&](size_t i) {
+                             return c.hasInput(i) ? c.constantInput(i) : nullptr;
+                           }));
+  if (!plan.roiKnown) return Status::error("Resize: roi must be a compile-time constant");
+  if (plan.outShape != c.outputType(0).shape)
+    return Status::error("the output shape " + ir::shapeToString(c.outputType(0).shape) +
+                         " does not match the resized shape " + ir::shapeToString(plan.outShape));
   const DType dtype = c.inputType(0).dtype;
   if (plan.mode != ResizeMode::Nearest && dtype == DType::Bool)
     return Status::error("linear and cubic modes need numeric input, got bool");
   const int64_t outCount = ir::shapeNumel(plan.outShape);
   if (outCount == 0) return Status::ok();
   const size_t rank = plan.inShape.size();
-  if (rank == 0) return Status::error("the input must have rank >= 1");
   for (size_t a = 0; a < rank; ++a)
     if (plan.inShape[a] == 0) return Status::error("cannot resize the empty axis " + str(static_cast<int64_t>(a)));
   KernelBuilder &b = c.b;

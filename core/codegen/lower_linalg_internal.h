@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/codegen/lowering.h"
-#include "core/ops/linalg_internal.h"
+#include "core/ops/window_geometry.h"
 
 namespace fluidml::codegen::linalg {
 

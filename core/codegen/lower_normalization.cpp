@@ -28,15 +28,20 @@
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/DerivedTypes.h>
 #include <llvm/IR/Function.h>
-#include <llvm/IR/GlobalVariable.h>
 #include <llvm/IR/Intrinsics.h>
 
+#include "core/codegen/lower_helpers.h"
 #include "core/codegen/lowering.h"
 #include "core/ops/op_helpers.h"
 
 namespace fluidml::codegen {
 namespace {
 
+using helpers::entryAlloca;
+using helpers::forRange;
+using helpers::ifElse;
+using helpers::product;
+using helpers::unflatten;
 using ir::DType;
 using ir::Shape;
 using llvm::Value;
@@ -45,12 +50,6 @@ using llvm::Value;
 constexpr int64_t kParallelMinElements = int64_t{1} << 15;
 /// Bytes of one vector register (AVX-512); narrower targets split the vectors.
 constexpr int kVectorBytes = 64;
-
-int64_t product(const Shape &shape, size_t begin, size_t end) {
-  int64_t p = 1;
-  for (size_t d = begin; d < end; ++d) p *= shape[d];
-  return p;
-}
 
 // --- small IR helpers -------------------------------------------------------------------------------------
 
@@ -91,30 +90,6 @@ Value *bcast(KernelBuilder &b, Value *stat, Value *like) { return splat(b, stat,
 
 Value *fconst(llvm::Type *type, double value) { return llvm::ConstantFP::get(type, value); }
 
-/// A stack slot in the entry block of the function being emitted (so that SROA turns it into registers).
-llvm::AllocaInst *entryAlloca(KernelBuilder &b, llvm::Type *type) {
-  llvm::Function *function = b.ir().GetInsertBlock()->getParent();
-  llvm::BasicBlock &entry = function->getEntryBlock();
-  llvm::IRBuilder<> tmp(&entry, entry.getFirstInsertionPt());
-  return tmp.CreateAlloca(type);
-}
-
-void ifElse(KernelBuilder &b, Value *cond, const std::function<void()> &thenFn, const std::function<void()> &elseFn) {
-  llvm::IRBuilder<> &ir = b.ir();
-  llvm::Function *function = ir.GetInsertBlock()->getParent();
-  llvm::BasicBlock *thenBlock = llvm::BasicBlock::Create(b.context(), "then", function);
-  llvm::BasicBlock *elseBlock = llvm::BasicBlock::Create(b.context(), "else", function);
-  llvm::BasicBlock *merge = llvm::BasicBlock::Create(b.context(), "merge", function);
-  ir.CreateCondBr(cond, thenBlock, elseBlock);
-  ir.SetInsertPoint(thenBlock);
-  thenFn();
-  ir.CreateBr(merge);
-  ir.SetInsertPoint(elseBlock);
-  elseFn();
-  ir.CreateBr(merge);
-  ir.SetInsertPoint(merge);
-}
-
 /// A private constant array in the module (compile-time tables: folded parameters, maps).
 Value *constantArray(KernelBuilder &b, DType dtype, const std::vector<double> &values, const std::string &name) {
   llvm::Constant *init = nullptr;
@@ -124,42 +99,7 @@ Value *constantArray(KernelBuilder &b, DType dtype, const std::vector<double> &v
     std::vector<float> floats(values.begin(), values.end());
     init = llvm::ConstantDataArray::get(b.context(), llvm::ArrayRef<float>(floats));
   }
-  auto *global = new llvm::GlobalVariable(b.module(), init->getType(), true, llvm::GlobalValue::PrivateLinkage, init,
-                                          name);
-  global->setAlignment(llvm::Align(64));
-  global->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
-  return global;
-}
-
-/// Row-major coordinates of a linear index (constant divisors, so LLVM strength-reduces them).
-std::vector<Value *> unflatten(KernelBuilder &b, Value *index, const Shape &shape) {
-  std::vector<Value *> coords(shape.size());
-  Value *rest = index;
-  for (size_t d = shape.size(); d-- > 0;) {
-    if (d == 0) {
-      coords[d] = rest;
-    } else {
-      coords[d] = b.ir().CreateURem(rest, b.i64(shape[d]));
-      rest = b.ir().CreateUDiv(rest, b.i64(shape[d]));
-    }
-  }
-  return coords;
-}
-
-/// body(index, pointers) for index in [0, count): on the thread pool when `parallel`, else in a plain loop.
-/// Inside body only `pointers` (the captured copies) may be used, never values of the enclosing function.
-void forRange(KernelBuilder &b, int64_t count, bool parallel, const std::vector<Value *> &pointers,
-              const std::function<void(Value *, const std::vector<Value *> &)> &body) {
-  if (count <= 0) return;
-  if (count == 1) {
-    body(b.i64(0), pointers);
-    return;
-  }
-  if (parallel) {
-    b.parallelLoop(count, pointers, body);
-    return;
-  }
-  b.loop(count, [&](Value *i) { body(i, pointers); });
+  return helpers::constantGlobal(b, init, name);
 }
 
 // --- float math on scalars or lanes -------------------------------------------------------------------------

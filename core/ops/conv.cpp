@@ -1,5 +1,5 @@
 // Convolutions: Conv and ConvTranspose over 1 to 3 spatial dims, with groups, pads, strides, dilations and
-// auto_pad; plus the sliding-window geometry the pooling ops share.
+// auto_pad (window geometry from window_geometry.cpp).
 //
 // Conv is im2col + GEMM (Chellapilla et al. 2006, as in Caffe): for each image and group, a tile of output
 // positions gathers its input patches into a [channels x kernel, positions] matrix that the blocked GEMM
@@ -12,6 +12,7 @@
 
 #include "core/ops/linalg_internal.h"
 #include "core/ops/op_helpers.h"
+#include "core/ops/window_geometry.h"
 
 namespace fluidml::ops {
 
@@ -20,98 +21,6 @@ namespace {
 /// Elements of one im2col / col2im tile; bounds the scratch memory of a conv to 16 MiB of doubles.
 constexpr int64_t kColumnBudget = int64_t{1} << 21;
 
-std::string listToString(const std::vector<int64_t> &values) {
-  std::string s = "[";
-  for (size_t i = 0; i < values.size(); ++i) s += (i ? ", " : "") + std::to_string(values[i]);
-  return s + "]";
-}
-
-Expected<std::vector<int64_t>> readPerDim(const ir::Node &node, const std::string &name, size_t count, int64_t fallback,
-                                          int64_t minValue) {
-  std::optional<std::vector<int64_t>> values = node.intsAttr(name);
-  if (!values) return std::vector<int64_t>(count, fallback);
-  if (values->size() != count)
-    return Status::error(name + " " + listToString(*values) + " has " + std::to_string(values->size()) +
-                         " values, expected " + std::to_string(count));
-  for (int64_t v : *values)
-    if (v < minValue)
-      return Status::error(name + " " + listToString(*values) + " must be >= " + std::to_string(minValue));
-  return *values;
-}
-
-int64_t floorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0); }
-
-}  // namespace
-
-std::vector<int64_t> Window::outShape() const {
-  return std::vector<int64_t>(out.end() - static_cast<int64_t>(spatialRank), out.end());
-}
-
-Expected<WindowAttrs> readWindowAttrs(const ir::Node &node, size_t spatialRank) {
-  WindowAttrs attrs;
-  FLUIDML_ASSIGN_OR_RETURN(attrs.strides, readPerDim(node, "strides", spatialRank, 1, 1));
-  FLUIDML_ASSIGN_OR_RETURN(attrs.dilations, readPerDim(node, "dilations", spatialRank, 1, 1));
-  FLUIDML_ASSIGN_OR_RETURN(attrs.pads, readPerDim(node, "pads", 2 * spatialRank, 0, 0));
-  attrs.autoPad = node.stringAttr("auto_pad", "NOTSET");
-  if (attrs.autoPad != "NOTSET" && attrs.autoPad != "SAME_UPPER" && attrs.autoPad != "SAME_LOWER" &&
-      attrs.autoPad != "VALID")
-    return Status::error("auto_pad '" + attrs.autoPad + "' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID");
-  return attrs;
-}
-
-Expected<Window> forwardWindow(const std::vector<int64_t> &spatialIn, const std::vector<int64_t> &kernel,
-                               const WindowAttrs &attrs, bool ceilMode) {
-  const size_t rank = spatialIn.size();
-  if (rank == 0 || rank > kMaxSpatialRank)
-    return Status::error(std::to_string(rank) + " spatial dimensions are not supported (1 to 3 are)");
-  Window w;
-  w.spatialRank = rank;
-  const size_t shift = kMaxSpatialRank - rank;
-  for (size_t i = 0; i < rank; ++i) {
-    const int64_t in = spatialIn[i], k = kernel[i], s = attrs.strides[i], d = attrs.dilations[i];
-    if (k < 1) return Status::error("kernel size " + std::to_string(k) + " must be >= 1");
-    const int64_t extent = (k - 1) * d + 1;
-    int64_t pb = 0, pe = 0, out = 0;
-    if (attrs.autoPad == "SAME_UPPER" || attrs.autoPad == "SAME_LOWER") {
-      out = (in + s - 1) / s;
-      const int64_t total = std::max<int64_t>(0, (out - 1) * s + extent - in);
-      // SAME_UPPER puts the odd padding element at the end, SAME_LOWER at the beginning.
-      pb = attrs.autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
-      pe = total - pb;
-    } else {
-      if (attrs.autoPad == "NOTSET") {
-        pb = attrs.pads[i];
-        pe = attrs.pads[i + rank];
-      }
-      const int64_t span = in + pb + pe - extent;
-      if (span < 0)
-        return Status::error("the window of kernel " + std::to_string(k) + " and dilation " + std::to_string(d) +
-                             " does not fit spatial dimension " + std::to_string(i) + " of size " + std::to_string(in) +
-                             " with pads " + std::to_string(pb) + "+" + std::to_string(pe));
-      out = (ceilMode ? (span + s - 1) / s : span / s) + 1;
-      // A window rounded up into existence must still start inside the input or its begin padding.
-      if (ceilMode && (out - 1) * s >= in + pb) --out;
-    }
-    w.in[shift + i] = in;
-    w.out[shift + i] = out;
-    w.kernel[shift + i] = k;
-    w.stride[shift + i] = s;
-    w.dilation[shift + i] = d;
-    w.padBegin[shift + i] = pb;
-    w.padEnd[shift + i] = pe;
-  }
-  return w;
-}
-
-Status checkSpatialInput(const ir::TensorType &type, const std::string &what) {
-  if (type.rank() < 3 || type.rank() > 2 + kMaxSpatialRank)
-    return Status::error(what + " must have rank 3 to " + std::to_string(2 + kMaxSpatialRank) +
-                         " (N, C and 1 to 3 spatial dims), got shape " + ir::shapeToString(type.shape));
-  return Status::ok();
-}
-
-namespace {
-
 bool isConvDType(ir::DType dtype) { return dtype == ir::DType::Float32 || dtype == ir::DType::Float64; }
 
 template <typename Fn>
@@ -119,15 +28,6 @@ Status visitConvDType(ir::DType dtype, Fn &&fn) {
   if (dtype == ir::DType::Float32) return fn(float{});
   if (dtype == ir::DType::Float64) return fn(double{});
   return Status::error("unsupported dtype " + std::string(ir::dtypeName(dtype)));
-}
-
-/// The kernel spatial dims: W's, checked against the optional kernel_shape attribute.
-Expected<std::vector<int64_t>> convKernelShape(const ir::Node &node, const ir::Shape &weights) {
-  std::vector<int64_t> kernel(weights.begin() + 2, weights.end());
-  if (auto attr = node.intsAttr("kernel_shape"); attr && *attr != kernel)
-    return Status::error("kernel_shape " + listToString(*attr) + " does not match the weights of shape " +
-                         ir::shapeToString(weights));
-  return kernel;
 }
 
 Expected<int64_t> readGroup(const ir::Node &node) {
@@ -172,12 +72,6 @@ void fillWithBias(const KernelContext &c, T *out, int64_t batch, int64_t channel
 }
 
 // ---- Conv --------------------------------------------------------------------------------------------------
-
-Expected<Window> convWindow(const ir::Node &node, const ir::Shape &x, const ir::Shape &w) {
-  FLUIDML_ASSIGN_OR_RETURN(std::vector<int64_t> kernel, convKernelShape(node, w));
-  FLUIDML_ASSIGN_OR_RETURN(WindowAttrs attrs, readWindowAttrs(node, x.size() - 2));
-  return forwardWindow(std::vector<int64_t>(x.begin() + 2, x.end()), kernel, attrs, false);
-}
 
 Status inferConv(InferContext &c) {
   FLUIDML_RETURN_IF_ERROR(checkConvOperands(c, "Conv"));
@@ -274,60 +168,6 @@ Status convKernel(KernelContext &c) {
 }
 
 // ---- ConvTranspose -----------------------------------------------------------------------------------------
-
-/// The window of ConvTranspose, seen from the input: input position i with kernel offset k lands on output
-/// position i * stride - padBegin + k * dilation. Pads may come out negative when output_shape asks for more
-/// than the full result (the extra positions get only the bias).
-Expected<Window> convTransposeWindow(const ir::Node &node, const ir::Shape &x, const ir::Shape &w) {
-  const size_t rank = x.size() - 2;
-  if (rank > kMaxSpatialRank)
-    return Status::error(std::to_string(rank) + " spatial dimensions are not supported (1 to 3 are)");
-  FLUIDML_ASSIGN_OR_RETURN(std::vector<int64_t> kernel, convKernelShape(node, w));
-  FLUIDML_ASSIGN_OR_RETURN(WindowAttrs attrs, readWindowAttrs(node, rank));
-  FLUIDML_ASSIGN_OR_RETURN(std::vector<int64_t> outputPadding, readPerDim(node, "output_padding", rank, 0, 0));
-  std::optional<std::vector<int64_t>> outputShape = node.intsAttr("output_shape");
-  if (outputShape) {
-    // Some exporters write the full N, C, spatial... shape; the spatial part is what counts.
-    if (outputShape->size() == rank + 2) outputShape->erase(outputShape->begin(), outputShape->begin() + 2);
-    if (outputShape->size() != rank)
-      return Status::error("output_shape " + listToString(*outputShape) + " has " +
-                           std::to_string(outputShape->size()) + " values, expected " + std::to_string(rank));
-  }
-  Window win;
-  win.spatialRank = rank;
-  const size_t shift = kMaxSpatialRank - rank;
-  for (size_t i = 0; i < rank; ++i) {
-    const int64_t in = x[2 + i], k = kernel[i], s = attrs.strides[i], d = attrs.dilations[i];
-    const int64_t full = s * (in - 1) + outputPadding[i] + (k - 1) * d + 1;
-    int64_t pb = 0, pe = 0, out = 0;
-    if (outputShape || attrs.autoPad == "SAME_UPPER" || attrs.autoPad == "SAME_LOWER") {
-      out = outputShape ? (*outputShape)[i] : in * s;
-      const int64_t total = full - out;
-      // The ONNX reference splits with floor division (total may be negative), the odd element at the
-      // beginning except for SAME_UPPER.
-      pb = attrs.autoPad == "SAME_UPPER" ? floorDiv(total, 2) : total - floorDiv(total, 2);
-      pe = total - pb;
-    } else {
-      if (attrs.autoPad == "NOTSET") {
-        pb = attrs.pads[i];
-        pe = attrs.pads[i + rank];
-      }
-      out = full - pb - pe;
-    }
-    if (out < 1)
-      return Status::error("output spatial dimension " + std::to_string(i) + " would be " + std::to_string(out) +
-                           " (input " + std::to_string(in) + ", kernel " + std::to_string(k) + ", stride " +
-                           std::to_string(s) + ", pads " + std::to_string(pb) + "+" + std::to_string(pe) + ")");
-    win.in[shift + i] = in;
-    win.out[shift + i] = out;
-    win.kernel[shift + i] = k;
-    win.stride[shift + i] = s;
-    win.dilation[shift + i] = d;
-    win.padBegin[shift + i] = pb;
-    win.padEnd[shift + i] = pe;
-  }
-  return win;
-}
 
 Status inferConvTranspose(InferContext &c) {
   FLUIDML_RETURN_IF_ERROR(checkConvOperands(c, "ConvTranspose"));

@@ -616,141 +616,9 @@ Status padKernel(KernelContext &c) {
 // edge clamping, exactly as the ONNX reference's 1-D interpolation. The n-D result applies the 1-D rule per
 // axis (innermost axis first, like the reference's nesting).
 
-/// The scales / sizes / roi operands, whatever opset form carried them. roi is nullopt when not known yet
-/// (a non-constant operand at inference; it never changes the output shape).
-struct ResizeArgs {
-  std::optional<std::vector<double>> scales;
-  std::optional<std::vector<int64_t>> sizes;
-  std::optional<std::vector<double>> roi;
-};
+constexpr int kMaxTaps = kMaxResizeTaps;
 
-Status parseResizeAttributes(const ir::Node &node, int64_t opset, ResizePlan &p) {
-  const bool legacy = node.opType == "Upsample" || opset < 11;
-  std::string mode = node.stringAttr("mode", "nearest");
-  if (mode == "nearest") p.mode = ResizeMode::Nearest;
-  else if (mode == "linear" || (legacy && mode == "bilinear")) p.mode = ResizeMode::Linear;
-  else if (mode == "cubic" && !legacy) p.mode = ResizeMode::Cubic;
-  else return Status::error("unknown mode '" + mode + "' (expected nearest, linear" + (legacy ? ")" : " or cubic)"));
-  if (legacy) {
-    p.coord = CoordMode::Asymmetric;
-    p.nearest = NearestMode::Simple;
-    return Status::ok();
-  }
-  std::string coord = node.stringAttr("coordinate_transformation_mode", "half_pixel");
-  if (coord == "half_pixel") p.coord = CoordMode::HalfPixel;
-  else if (coord == "half_pixel_symmetric") p.coord = CoordMode::HalfPixelSymmetric;
-  else if (coord == "pytorch_half_pixel") p.coord = CoordMode::PytorchHalfPixel;
-  else if (coord == "align_corners") p.coord = CoordMode::AlignCorners;
-  else if (coord == "asymmetric") p.coord = CoordMode::Asymmetric;
-  else if (coord == "tf_half_pixel_for_nn") p.coord = CoordMode::TfHalfPixelForNn;
-  else if (coord == "tf_crop_and_resize") p.coord = CoordMode::TfCropAndResize;
-  else return Status::error("unknown coordinate_transformation_mode '" + coord + "'");
-  std::string nearest = node.stringAttr("nearest_mode", "round_prefer_floor");
-  if (nearest == "round_prefer_floor") p.nearest = NearestMode::RoundPreferFloor;
-  else if (nearest == "round_prefer_ceil") p.nearest = NearestMode::RoundPreferCeil;
-  else if (nearest == "floor") p.nearest = NearestMode::Floor;
-  else if (nearest == "ceil") p.nearest = NearestMode::Ceil;
-  else return Status::error("unknown nearest_mode '" + nearest + "'");
-  p.cubicA = node.floatAttr("cubic_coeff_a", -0.75f);
-  p.excludeOutside = node.intAttr("exclude_outside", 0) != 0;
-  p.extrapolation = node.floatAttr("extrapolation_value", 0.0f);
-  if (node.intAttr("antialias", 0) != 0 && p.mode != ResizeMode::Nearest)
-    return Status::error("antialias=1 is not supported");
-  return Status::ok();
-}
-
-Expected<ResizePlan> planResize(const ir::Node &node, int64_t opset, const Shape &in, const ResizeArgs &args) {
-  ResizePlan p;
-  FLUIDML_RETURN_IF_ERROR(parseResizeAttributes(node, opset, p));
-  const int64_t rank = static_cast<int64_t>(in.size());
-  std::vector<int64_t> axes(in.size());
-  std::iota(axes.begin(), axes.end(), 0);
-  if (auto given = node.intsAttr("axes"); given && opset >= 18) {
-    FLUIDML_ASSIGN_OR_RETURN(axes, normalizeAxes(*given, rank));
-  }
-  const size_t n = axes.size();
-
-  p.inShape = in;
-  p.outShape = in;
-  p.scales.assign(in.size(), 1.0);
-  p.roiStart.assign(in.size(), 0.0);
-  p.roiEnd.assign(in.size(), 1.0);
-  if (args.scales && args.sizes) return Status::error("only one of scales and sizes may be given");
-  if (!args.scales && !args.sizes) return Status::error("one of scales and sizes is required");
-  if (args.scales) {
-    if (args.scales->size() != n)
-      return Status::error("scales has " + str(args.scales->size()) + " values, expected " + str(n));
-    for (size_t i = 0; i < n; ++i) {
-      size_t a = static_cast<size_t>(axes[i]);
-      double s = (*args.scales)[i];
-      if (!(s > 0)) return Status::error("scale " + std::to_string(s) + " for axis " + str(a) + " is not positive");
-      p.scales[a] = s;
-      // Float arithmetic, as ONNX shape inference and onnxruntime compute it.
-      p.outShape[a] = static_cast<int64_t>(std::floor(static_cast<float>(in[a]) * static_cast<float>(s)));
-    }
-  } else {
-    const std::vector<int64_t> &sizes = *args.sizes;
-    if (sizes.size() != n) return Status::error("sizes has " + str(sizes.size()) + " values, expected " + str(n));
-    for (size_t i = 0; i < n; ++i) {
-      size_t a = static_cast<size_t>(axes[i]);
-      if (sizes[i] < 0) return Status::error("size " + str(sizes[i]) + " for axis " + str(a) + " is negative");
-      if (in[a] == 0 && sizes[i] != 0) return Status::error("cannot resize the empty axis " + str(a));
-    }
-    std::string policy = opset >= 18 ? node.stringAttr("keep_aspect_ratio_policy", "stretch") : "stretch";
-    if (policy == "stretch") {
-      for (size_t i = 0; i < n; ++i) {
-        size_t a = static_cast<size_t>(axes[i]);
-        p.outShape[a] = sizes[i];
-        p.scales[a] = in[a] == 0 ? 1.0 : static_cast<double>(sizes[i]) / static_cast<double>(in[a]);
-      }
-    } else if (policy == "not_larger" || policy == "not_smaller") {
-      // One scale for every listed axis, so that the aspect ratio is kept.
-      std::optional<double> common;
-      for (size_t i = 0; i < n; ++i) {
-        size_t a = static_cast<size_t>(axes[i]);
-        if (in[a] == 0) continue;
-        double s = static_cast<double>(sizes[i]) / static_cast<double>(in[a]);
-        common = !common ? s : (policy == "not_larger" ? std::min(*common, s) : std::max(*common, s));
-      }
-      for (size_t i = 0; i < n; ++i) {
-        size_t a = static_cast<size_t>(axes[i]);
-        p.scales[a] = common.value_or(1.0);
-        p.outShape[a] = static_cast<int64_t>(std::floor(p.scales[a] * static_cast<double>(in[a]) + 0.5));
-      }
-    } else {
-      return Status::error("unknown keep_aspect_ratio_policy '" + policy + "'");
-    }
-  }
-  p.resizedLengths.resize(in.size());
-  for (size_t a = 0; a < in.size(); ++a) p.resizedLengths[a] = p.scales[a] * static_cast<double>(in[a]);
-
-  if (p.coord == CoordMode::TfCropAndResize && args.roi) {
-    const std::vector<double> &roi = *args.roi;
-    if (roi.size() != 2 * n)
-      return Status::error("tf_crop_and_resize needs an roi of " + str(2 * n) + " values, got " + str(roi.size()));
-    for (size_t i = 0; i < n; ++i) {
-      p.roiStart[static_cast<size_t>(axes[i])] = roi[i];
-      p.roiEnd[static_cast<size_t>(axes[i])] = roi[n + i];
-    }
-  }
-  return p;
-}
-
-/// The source coordinate of output coordinate x on axis a; `outside` is set when tf_crop_and_resize samples
-/// outside the input.
-/// Keys' cubic convolution weights of the 4 neighbours floor(x)-1 .. floor(x)+2 at fraction t = x - floor(x).
-void cubicWeights(double t, double A, double w[4]) {
-  auto far = [A](double d) { return ((A * d - 5 * A) * d + 8 * A) * d - 4 * A; };  // 1 <= d < 2
-  auto near = [A](double d) { return ((A + 2) * d - (A + 3)) * d * d + 1; };      // 0 <= d < 1
-  w[0] = far(t + 1);
-  w[1] = near(t);
-  w[2] = near(1 - t);
-  w[3] = far(2 - t);
-}
-
-constexpr int kMaxTaps = 4;
-
-/// The input neighbours and weights of every output coordinate of one axis.
+/// The input neighbours and weights of every output coordinate of one axis, zero weights left out.
 struct AxisTaps {
   std::vector<int> count;        // per output coordinate; -1 means the extrapolation value
   std::vector<int64_t> index;    // kMaxTaps per output coordinate
@@ -759,53 +627,25 @@ struct AxisTaps {
 };
 
 AxisTaps axisTaps(const ResizePlan &p, size_t a) {
-  const int64_t inLength = p.inShape[a], outLength = p.outShape[a];
+  const int64_t outLength = p.outShape[a];
   AxisTaps taps;
   taps.count.assign(static_cast<size_t>(outLength), 0);
   taps.index.assign(static_cast<size_t>(outLength) * kMaxTaps, 0);
   taps.weight.assign(static_cast<size_t>(outLength) * kMaxTaps, 0.0);
-  taps.identity = inLength == outLength;
+  taps.identity = p.inShape[a] == outLength;
   for (int64_t x = 0; x < outLength; ++x) {
-    size_t slot = static_cast<size_t>(x);
-    bool outside = false;
-    double xo = sourceCoordinate(p, a, x, outside);
-    if (outside) {
+    const size_t slot = static_cast<size_t>(x);
+    const ResizeTaps t = resizeTaps(p, a, x);
+    if (t.outside) {
       taps.count[slot] = -1;
       taps.identity = false;
       continue;
     }
-    int64_t idx[kMaxTaps];
-    double w[kMaxTaps];
-    int n = 0;
-    const int64_t x0 = static_cast<int64_t>(std::floor(xo));
-    const double t = xo - std::floor(xo);
-    if (p.mode == ResizeMode::Nearest) {
-      idx[0] = nearestIndex(p.nearest, xo, p.scales[a]);
-      w[0] = 1.0;
-      n = 1;
-    } else if (p.mode == ResizeMode::Linear) {
-      idx[0] = x0, idx[1] = x0 + 1;
-      w[0] = 1 - t, w[1] = t;
-      n = 2;
-    } else {
-      for (int k = 0; k < 4; ++k) idx[k] = x0 - 1 + k;
-      cubicWeights(t, p.cubicA, w);
-      n = 4;
-      if (p.excludeOutside) {
-        double sum = 0;
-        for (int k = 0; k < 4; ++k) {
-          if (idx[k] < 0 || idx[k] >= inLength) w[k] = 0;
-          sum += w[k];
-        }
-        if (sum != 0)
-          for (int k = 0; k < 4; ++k) w[k] /= sum;
-      }
-    }
     int kept = 0;
-    for (int k = 0; k < n; ++k) {
-      if (w[k] == 0 && n > 1) continue;  // zero weights add nothing; skipping them saves work
-      taps.index[slot * kMaxTaps + static_cast<size_t>(kept)] = std::clamp<int64_t>(idx[k], 0, inLength - 1);
-      taps.weight[slot * kMaxTaps + static_cast<size_t>(kept)] = w[k];
+    for (int k = 0; k < t.count; ++k) {
+      if (t.weight[k] == 0 && t.count > 1) continue;  // zero weights add nothing; skipping them saves work
+      taps.index[slot * kMaxTaps + static_cast<size_t>(kept)] = t.index[k];
+      taps.weight[slot * kMaxTaps + static_cast<size_t>(kept)] = t.weight[k];
       ++kept;
     }
     taps.count[slot] = kept;
@@ -898,53 +738,6 @@ void resizeInterpolate(const ResizePlan &p, const std::vector<AxisTaps> &taps, c
   });
 }
 
-std::vector<double> floatValues(const Tensor &t) {
-  std::vector<double> values(static_cast<size_t>(t.numel()));
-  for (size_t i = 0; i < values.size(); ++i) values[i] = t.elementAsDouble(static_cast<int64_t>(i));
-  return values;
-}
-
-/// Operand positions of each form: Upsample-9 and Resize-10 take scales at 1; Resize-11+ takes roi, scales,
-/// sizes at 1, 2, 3; Upsample-7 has a scales attribute.
-struct ResizeOperands {
-  int roi = -1, scales = -1, sizes = -1;
-};
-
-ResizeOperands resizeOperands(const ir::Node &node, int64_t opset) {
-  if (node.opType == "Upsample") return opset >= 9 ? ResizeOperands{-1, 1, -1} : ResizeOperands{};
-  if (opset < 11) return ResizeOperands{-1, 1, -1};
-  return ResizeOperands{1, 2, 3};
-}
-
-/// Collects the arguments from operand tensors; `tensor(i)` returns nullptr for an omitted (or, in type rules,
-/// unknown) operand. Empty tensors count as omitted, as ONNX uses them for "not given".
-template <typename TensorAt>
-Expected<ResizeArgs> resizeArgs(const ir::Node &node, int64_t opset, TensorAt tensor) {
-  ResizeArgs args;
-  ResizeOperands ops = resizeOperands(node, opset);
-  if (node.opType == "Upsample" && opset < 9) {
-    auto scales = node.floatsAttr("scales");
-    if (!scales) return Status::error("the scales attribute is required");
-    args.scales = std::vector<double>(scales->begin(), scales->end());
-  }
-  if (const Tensor *t = ops.scales >= 0 ? tensor(ops.scales) : nullptr; t && t->numel() > 0) {
-    if (!ir::isFloating(t->dtype()))
-      return Status::error("scales must be floating point, got " + std::string(ir::dtypeName(t->dtype())));
-    args.scales = floatValues(*t);
-  }
-  if (const Tensor *t = ops.sizes >= 0 ? tensor(ops.sizes) : nullptr; t && t->numel() > 0) {
-    if (!ir::isInteger(t->dtype()))
-      return Status::error("sizes must be integers, got " + std::string(ir::dtypeName(t->dtype())));
-    args.sizes = t->toInt64Vector();
-  }
-  if (ops.roi >= 0) {
-    const Tensor *t = tensor(ops.roi);
-    if (t) args.roi = floatValues(*t);
-    else if (!node.hasInput(static_cast<size_t>(ops.roi))) args.roi = std::vector<double>();
-  }
-  return args;
-}
-
 Status inferResize(InferContext &c) {
   const bool upsample = c.node().opType == "Upsample";
   ResizeOperands ops = resizeOperands(c.node(), c.opset());
@@ -955,13 +748,10 @@ Status inferResize(InferContext &c) {
   for (int i : {ops.scales, ops.sizes})
     if (i >= 0 && c.hasInput(static_cast<size_t>(i)) && c.constantInput(static_cast<size_t>(i)) == nullptr)
       return nonConstantShapeOperand(c, static_cast<size_t>(i), i == ops.scales ? "scales" : "sizes");
-  auto constantAt = [&](int i) { return c.constantInput(static_cast<size_t>(i)); };
-  FLUIDML_ASSIGN_OR_RETURN(ResizeArgs args, resizeArgs(c.node(), c.opset(), constantAt));
-  FLUIDML_ASSIGN_OR_RETURN(ResizePlan plan, planResize(c.node(), c.opset(), x.shape, args));
+  FLUIDML_ASSIGN_OR_RETURN(ResizePlan plan, planResize(c.node(), c.opset(), x.shape,
+                                                       [&](size_t i) { return c.constantInput(i); }));
   if (plan.mode != ResizeMode::Nearest && x.dtype == DType::Bool)
     return Status::error("linear and cubic modes need numeric input, got bool");
-  if (plan.coord == CoordMode::TfCropAndResize && args.roi && args.roi->empty())
-    return Status::error("tf_crop_and_resize needs the roi input");
   c.setOutput(0, TensorType(x.dtype, plan.outShape));
   return Status::ok();
 }
@@ -969,13 +759,9 @@ Status inferResize(InferContext &c) {
 Status resizeKernel(KernelContext &c) {
   Tensor copy;
   const Tensor &in = readableInput(c, 0, copy);
-  FLUIDML_ASSIGN_OR_RETURN(ResizeArgs args, resizeArgs(c.node, c.opset, [&](int i) {
-                             size_t u = static_cast<size_t>(i);
-                             return c.hasInput(u) ? &c.input(u) : nullptr;
+  FLUIDML_ASSIGN_OR_RETURN(ResizePlan plan, planResize(c.node, c.opset, in.shape(), [&](size_t i) {
+                             return c.hasInput(i) ? &c.input(i) : nullptr;
                            }));
-  FLUIDML_ASSIGN_OR_RETURN(ResizePlan plan, planResize(c.node, c.opset, in.shape(), args));
-  if (plan.coord == CoordMode::TfCropAndResize && (!args.roi || args.roi->empty()))
-    return Status::error("tf_crop_and_resize needs the roi input");
   Tensor &out = c.output(0);
   if (out.shape() != plan.outShape)
     return Status::error("the output shape " + ir::shapeToString(out.shape()) + " does not match the resized shape " +

@@ -1,5 +1,5 @@
 // Pooling: MaxPool (with optional argmax Indices), AveragePool, LpPool and their Global forms, over 1 to 3
-// spatial dims with pads, strides, dilations, ceil_mode and auto_pad (window geometry from conv.cpp).
+// spatial dims with pads, strides, dilations, ceil_mode and auto_pad (window geometry from window_geometry.cpp).
 //
 // Direct evaluation: the input positions each output row, column and depth index covers are computed once
 // per dimension (clipped to the input, with the count of positions inside input plus pads for
@@ -13,6 +13,7 @@
 
 #include "core/ops/linalg_internal.h"
 #include "core/ops/op_helpers.h"
+#include "core/ops/window_geometry.h"
 
 namespace fluidml::ops {
 
@@ -56,20 +57,6 @@ void forEachOutput(const Spans &spans, Fn &&fn) {
 Status checkSingleInput(const InferContext &c, const std::string &opType) {
   if (c.inputCount() != 1 || !c.hasInput(0)) return Status::error(opType + " takes exactly one input");
   return Status::ok();
-}
-
-/// Resolves the window of a pooling node over input shape x (N, C, spatial...).
-Expected<Window> poolWindow(const ir::Node &node, const ir::Shape &x) {
-  const size_t rank = x.size() - 2;
-  std::optional<std::vector<int64_t>> kernel = node.intsAttr("kernel_shape");
-  if (!kernel) return Status::error("attribute 'kernel_shape' is missing");
-  if (kernel->size() != rank)
-    return Status::error("kernel_shape has " + std::to_string(kernel->size()) + " values for " + std::to_string(rank) +
-                         " spatial dims");
-  const int64_t ceilMode = node.intAttr("ceil_mode", 0);
-  if (ceilMode != 0 && ceilMode != 1) return Status::error("ceil_mode " + std::to_string(ceilMode) + " must be 0 or 1");
-  FLUIDML_ASSIGN_OR_RETURN(WindowAttrs attrs, readWindowAttrs(node, rank));
-  return forwardWindow(std::vector<int64_t>(x.begin() + 2, x.end()), *kernel, attrs, ceilMode != 0);
 }
 
 /// Type rule shared by the windowed pools: one output of the input's dtype, plus Indices for MaxPool.
