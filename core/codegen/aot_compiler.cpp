@@ -7,9 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -70,6 +72,25 @@ Status writeFile(const fs::path &path, const std::string &text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return Status::error(path.string() + ": cannot write");
   out << text;
+  out.close();
+  if (!out) return Status::error(path.string() + ": write failed");
+  return Status::ok();
+}
+
+/// weights.bin: the entries at their offsets, zero padding between them.
+Status writeWeightsFile(const fs::path &path, const WeightsLayout &layout) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return Status::error(path.string() + ": cannot write");
+  static const char kZeros[64] = {};
+  size_t written = 0;
+  for (const WeightsLayout::Entry &entry : layout.entries) {
+    for (; written < entry.offset; written += std::min<size_t>(64, entry.offset - written))
+      out.write(kZeros, static_cast<std::streamsize>(std::min<size_t>(64, entry.offset - written)));
+    out.write(static_cast<const char *>(entry.data.rawData()), static_cast<std::streamsize>(entry.data.bytes()));
+    written += entry.data.bytes();
+  }
+  for (; written < layout.bytes; written += std::min<size_t>(64, layout.bytes - written))
+    out.write(kZeros, static_cast<std::streamsize>(std::min<size_t>(64, layout.bytes - written)));
   out.close();
   if (!out) return Status::error(path.string() + ": write failed");
   return Status::ok();
@@ -223,27 +244,20 @@ int runProcess(const std::vector<std::string> &argv, const fs::path &log) {
 
 }  // namespace
 
-Status compileAot(const ir::Graph &graph, const analysis::MemoryPlan &plan, const std::string &outputDir,
-                  const CompileOptions &options) {
-  const std::vector<std::string> missing = unloweredOps(graph);
-  if (!missing.empty()) {
-    std::string list;
-    for (const std::string &op : missing) list += (list.empty() ? "" : ", ") + op;
-    return Status::error("no code generation yet for op" + std::string(missing.size() > 1 ? "s " : " ") + list);
-  }
-  FLUIDML_ASSIGN_OR_RETURN(std::string cc, findCompiler());
-  const fs::path dir(outputDir);
+namespace {
+
+/// Writes every file of the build into `dir` (an empty staging directory).
+Status writeAotBuild(const ir::Graph &graph, const analysis::MemoryPlan &plan, const fs::path &dir,
+                     const std::string &cc, const CompileOptions &options) {
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Status::error("cannot create '" + outputDir + "': " + ec.message());
 
   // The code: the same module as the JIT's, position independent.
   FLUIDML_ASSIGN_OR_RETURN(std::unique_ptr<llvm::TargetMachine> targetMachine, createHostTargetMachine(true));
   llvm::LLVMContext context;
-  const WeightsLayout weights = layoutWeights(graph);
   ModuleBuildOptions buildOptions;
   buildOptions.entryName = kEntryName;
-  FLUIDML_ASSIGN_OR_RETURN(BuiltModule built, buildModule(context, graph, plan, weights, *targetMachine, buildOptions));
+  FLUIDML_ASSIGN_OR_RETURN(BuiltModule built, buildModule(context, graph, plan, *targetMachine, buildOptions));
+  const WeightsLayout &weights = built.weights;
   std::unique_ptr<llvm::Module> module = std::move(built.module);
   optimizeModule(*module, *targetMachine);
   if (!options.dumpIrPath.empty()) FLUIDML_RETURN_IF_ERROR(writeIr(*module, options.dumpIrPath));
@@ -252,11 +266,8 @@ Status compileAot(const ir::Graph &graph, const analysis::MemoryPlan &plan, cons
   const fs::path object = dir / "model.o";
   FLUIDML_RETURN_IF_ERROR(emitMachineCode(*module, *targetMachine, object.string(), /*assembly=*/false));
 
-  // The weights blob, the metadata, the header.
-  std::vector<uint8_t> blob(weights.bytes);
-  writeWeights(graph, weights, blob.data());
-  FLUIDML_RETURN_IF_ERROR(
-      writeFile(dir / "weights.bin", std::string(reinterpret_cast<const char *>(blob.data()), blob.size())));
+  // The weights blob (streamed entry by entry: no second copy in memory), the metadata, the header.
+  FLUIDML_RETURN_IF_ERROR(writeWeightsFile(dir / "weights.bin", weights));
   const std::vector<TensorInfo> inputs = tensorsOf(graph, graph.inputs());
   const std::vector<TensorInfo> outputs = tensorsOf(graph, graph.outputs());
   const int threads = std::max(1, options.threads);
@@ -292,6 +303,49 @@ Status compileAot(const ir::Graph &graph, const analysis::MemoryPlan &plan, cons
   fs::remove(versionScript, ec);
   fs::remove(log, ec);
   return Status::ok();
+}
+
+}  // namespace
+
+Status compileAot(const ir::Graph &graph, const analysis::MemoryPlan &plan, const std::string &outputDir,
+                  const CompileOptions &options) {
+  const std::vector<std::string> missing = unloweredOps(graph);
+  if (!missing.empty()) {
+    std::string list;
+    for (const std::string &op : missing) list += (list.empty() ? "" : ", ") + op;
+    return Status::error("no code generation yet for op" + std::string(missing.size() > 1 ? "s " : " ") + list);
+  }
+  FLUIDML_ASSIGN_OR_RETURN(std::string cc, findCompiler());
+  // Everything is written into a staging directory next to DIR and moved in only when all of it succeeded, so
+  // a failed compile leaves no partial build behind (and an earlier build in DIR untouched).
+  const fs::path dir = fs::path(outputDir).lexically_normal();
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+    return Status::error("'" + outputDir + "' exists and is not a directory");
+  const fs::path parent = dir.has_parent_path() && dir.filename() != "" ? dir.parent_path() : fs::path(".");
+  fs::create_directories(parent, ec);
+  if (ec) return Status::error("cannot create '" + parent.string() + "': " + ec.message());
+  std::string pattern = (parent / ("." + dir.filename().string() + ".tmp-XXXXXX")).string();
+  if (mkdtemp(pattern.data()) == nullptr)
+    return Status::error("cannot create a staging directory in '" + parent.string() + "': " + std::strerror(errno));
+  const fs::path staging(pattern);
+  Status status = writeAotBuild(graph, plan, staging, cc, options);
+  if (status.isOk()) {
+    fs::create_directories(dir, ec);
+    if (ec) status = Status::error("cannot create '" + outputDir + "': " + ec.message());
+  }
+  if (status.isOk()) {
+    for (const fs::directory_entry &file : fs::directory_iterator(staging)) {
+      fs::rename(file.path(), dir / file.path().filename(), ec);
+      if (ec) {
+        status = Status::error("cannot move " + file.path().filename().string() + " into '" + outputDir + "': " +
+                               ec.message());
+        break;
+      }
+    }
+  }
+  fs::remove_all(staging, ec);
+  return status;
 }
 
 }  // namespace fluidml::codegen

@@ -62,25 +62,6 @@ llvm::Value *prefixMask(KernelBuilder &b, int64_t lanes) {
   return laneRange(b, b.i64(0), b.i64(lanes));
 }
 
-llvm::GlobalVariable *flagGlobal(KernelBuilder &b, const std::string &name) {
-  if (llvm::GlobalVariable *existing = b.module().getNamedGlobal(name)) return existing;
-  llvm::Type *i8 = llvm::Type::getInt8Ty(b.context());
-  auto *flag = new llvm::GlobalVariable(b.module(), i8, false, llvm::GlobalValue::InternalLinkage,
-                                        llvm::ConstantInt::get(i8, 0), name);
-  return flag;
-}
-
-/// Emits `body` once, on the first run of the kernel (guarded by a module flag).
-void onFirstRun(KernelBuilder &b, const std::string &name, const std::function<void()> &body) {
-  llvm::GlobalVariable *flag = flagGlobal(b, name + ".ready");
-  llvm::Type *i8 = llvm::Type::getInt8Ty(b.context());
-  llvm::Value *ready = b.ir().CreateLoad(i8, flag);
-  emitIf(b, b.ir().CreateICmpEQ(ready, llvm::ConstantInt::get(i8, 0)), [&] {
-    body();
-    b.ir().CreateStore(llvm::ConstantInt::get(i8, 1), flag);
-  });
-}
-
 // ---- the micro-kernel ----------------------------------------------------------------------------------------
 
 /// Everything one micro-kernel call needs, resolved in the parallel body.
@@ -397,72 +378,71 @@ void emitGemm(KernelBuilder &b, const GemmSpec &s) {
 }
 
 // ---- constant packing ------------------------------------------------------------------------------------------
+// Constant operands are re-laid-out here, in C++, at compile time: the panels become derived weights
+// (KernelBuilder::derivedWeight) that the module builder places in the weights blob, so a deployed model maps
+// them ready to use and holds no second copy.
 
-llvm::Value *packConstantB(KernelBuilder &b, const std::string &key, llvm::Value *src, int64_t count, int64_t k,
+namespace {
+
+std::string geometryName(std::initializer_list<int64_t> values) {
+  std::string name;
+  for (int64_t v : values) name += "." + std::to_string(v);
+  return name;
+}
+
+}  // namespace
+
+llvm::Value *packConstantB(KernelBuilder &b, const std::string &key, const ir::Tensor &src, int64_t count, int64_t k,
                            int64_t n, int64_t kStride, int64_t nStride, int64_t batchStride) {
-  const std::string name = "fluidml.packB." + key + "." + std::to_string(count) + "x" + std::to_string(k) + "x" +
-                           std::to_string(n) + "." + std::to_string(kStride) + "." + std::to_string(nStride) + "." +
-                           std::to_string(batchStride);
-  const int64_t per = packedSizeB(k, n);
-  const int64_t panels = ceilDiv(n, kNR);
-  llvm::GlobalVariable *packed = scratchGlobal(b, name, count * per * 4);
-  if (count == 0 || per == 0) return packed;
-  llvm::IRBuilder<> &ir = b.ir();
-  // The global starts zeroed: only the columns inside n are written, the panel padding stays zero.
-  onFirstRun(b, name, [&] {
-    b.parallelLoop(count * panels, {src}, [&](llvm::Value *index, const std::vector<llvm::Value *> &cap) {
-      llvm::Value *matrix = ir.CreateUDiv(index, b.i64(panels));
-      llvm::Value *j0 = mul(b, ir.CreateURem(index, b.i64(panels)), kNR);
-      llvm::Value *columns = minI64(b, b.i64(kNR), ir.CreateSub(b.i64(n), j0));
-      llvm::Value *from = at(b, cap[0], ir.CreateAdd(mul(b, matrix, batchStride), mul(b, j0, nStride)));
-      llvm::Value *to = at(b, packed, mul(b, index, k * kNR));
-      plainLoop(b, b.i64(0), b.i64(k), [&](llvm::Value *p) {
-        plainLoop(b, b.i64(0), columns, [&](llvm::Value *j) {
-          llvm::Value *value =
-              ir.CreateAlignedLoad(f32(b), at(b, from, ir.CreateAdd(mul(b, p, kStride), mul(b, j, nStride))), llvm::Align(4));
-          ir.CreateAlignedStore(value, at(b, to, ir.CreateAdd(mul(b, p, kNR), j)), llvm::Align(4));
-        });
-      });
-    }, "packB");
+  const std::string name = "packB." + key + geometryName({count, k, n, kStride, nStride, batchStride});
+  return b.derivedWeight(name, [&] {
+    const int64_t panels = ceilDiv(n, kNR);
+    ir::Tensor packed = ir::Tensor::zeros(ir::DType::Float32, {count * packedSizeB(k, n)});
+    assert(src.dtype() == ir::DType::Float32);
+    const float *from = src.data<float>();
+    float *to = packed.data<float>();
+    // Panel (t, q) holds columns [q * NR, q * NR + NR) of matrix t, k rows of NR; columns past n stay zero.
+    for (int64_t t = 0; t < count; ++t)
+      for (int64_t q = 0; q < panels; ++q) {
+        float *panel = to + (t * panels + q) * k * kNR;
+        const int64_t columns = std::min(kNR, n - q * kNR);
+        for (int64_t p = 0; p < k; ++p)
+          for (int64_t j = 0; j < columns; ++j)
+            panel[p * kNR + j] = from[t * batchStride + p * kStride + (q * kNR + j) * nStride];
+      }
+    return packed;
   });
-  return packed;
 }
 
-llvm::Value *packConstantAMapped(KernelBuilder &b, const std::string &key, llvm::Value *src, int64_t count, int64_t m,
-                                 int64_t k, int64_t rowStride, int64_t batchStride,
-                                 const std::function<llvm::Value *(llvm::Value *p)> &kOffset) {
-  const std::string name = "fluidml.packA." + key + "." + std::to_string(count) + "x" + std::to_string(m) + "x" +
-                           std::to_string(k) + "." + std::to_string(rowStride) + "." + std::to_string(batchStride);
-  const int64_t per = packedSizeA(m, k);
-  const int64_t panels = ceilDiv(m, kMR);
-  llvm::GlobalVariable *packed = scratchGlobal(b, name, count * per * 4);
-  if (count == 0 || per == 0) return packed;
-  llvm::IRBuilder<> &ir = b.ir();
-  // The global starts zeroed: rows past m (the panel padding) are never written.
-  onFirstRun(b, name, [&] {
-    b.parallelLoop(count * panels, {src}, [&](llvm::Value *index, const std::vector<llvm::Value *> &cap) {
-      llvm::Value *matrix = ir.CreateUDiv(index, b.i64(panels));
-      llvm::Value *i0 = mul(b, ir.CreateURem(index, b.i64(panels)), kMR);
-      llvm::Value *rows = minI64(b, b.i64(kMR), ir.CreateSub(b.i64(m), i0));
-      llvm::Value *from = at(b, cap[0], ir.CreateAdd(mul(b, matrix, batchStride), mul(b, i0, rowStride)));
-      llvm::Value *to = at(b, packed, mul(b, index, k * kMR));
-      plainLoop(b, b.i64(0), b.i64(k), [&](llvm::Value *p) {
-        llvm::Value *source = kOffset(p);
-        plainLoop(b, b.i64(0), rows, [&](llvm::Value *r) {
-          llvm::Value *value =
-              ir.CreateAlignedLoad(f32(b), at(b, from, ir.CreateAdd(mul(b, r, rowStride), source)), llvm::Align(4));
-          ir.CreateAlignedStore(value, at(b, to, ir.CreateAdd(mul(b, p, kMR), r)), llvm::Align(4));
-        });
-      });
-    }, "packA");
+llvm::Value *packConstantAMapped(KernelBuilder &b, const std::string &key, const ir::Tensor &src, int64_t count,
+                                 int64_t m, int64_t k, int64_t rowStride, int64_t batchStride,
+                                 const std::function<int64_t(int64_t p)> &kOffset) {
+  const std::string name = "packA." + key + geometryName({count, m, k, rowStride, batchStride});
+  return b.derivedWeight(name, [&] {
+    const int64_t panels = ceilDiv(m, kMR);
+    ir::Tensor packed = ir::Tensor::zeros(ir::DType::Float32, {count * packedSizeA(m, k)});
+    assert(src.dtype() == ir::DType::Float32);
+    const float *from = src.data<float>();
+    float *to = packed.data<float>();
+    std::vector<int64_t> offsets(static_cast<size_t>(k));
+    for (int64_t p = 0; p < k; ++p) offsets[static_cast<size_t>(p)] = kOffset(p);
+    // Panel (t, q) holds rows [q * MR, q * MR + MR) of matrix t, k columns of MR; rows past m stay zero.
+    for (int64_t t = 0; t < count; ++t)
+      for (int64_t q = 0; q < panels; ++q) {
+        float *panel = to + (t * panels + q) * k * kMR;
+        const int64_t rows = std::min(kMR, m - q * kMR);
+        for (int64_t p = 0; p < k; ++p)
+          for (int64_t r = 0; r < rows; ++r)
+            panel[p * kMR + r] = from[t * batchStride + (q * kMR + r) * rowStride + offsets[static_cast<size_t>(p)]];
+      }
+    return packed;
   });
-  return packed;
 }
 
-llvm::Value *packConstantA(KernelBuilder &b, const std::string &key, llvm::Value *src, int64_t count, int64_t m,
+llvm::Value *packConstantA(KernelBuilder &b, const std::string &key, const ir::Tensor &src, int64_t count, int64_t m,
                            int64_t k, int64_t rowStride, int64_t kStride, int64_t batchStride) {
   return packConstantAMapped(b, key + ".k" + std::to_string(kStride), src, count, m, k, rowStride, batchStride,
-                             [&](llvm::Value *p) { return mul(b, p, kStride); });
+                             [kStride](int64_t p) { return p * kStride; });
 }
 
 // ---- vector helpers ------------------------------------------------------------------------------------------

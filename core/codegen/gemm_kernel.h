@@ -5,8 +5,8 @@
 // Goto & van de Geijn 2008, with the packing decisions made at compile time):
 //  - the micro-kernel keeps an MR x NR = 8 x 32 tile of C in 16 zmm registers (<16 x float> accumulators,
 //    llvm.fma) and streams one k-slice of A (MR broadcasts) and of B (2 vector loads) per step;
-//  - B is read from NR-column panels [k][NR] (a constant operand is packed once, on the first run, into a
-//    zero-initialized module global; an im2col / strided operand is gathered per (panel, k-block) into a
+//  - B is read from NR-column panels [k][NR] (a constant operand is packed at compile time into a
+//    derived weight of the weights blob; an im2col / strided operand is gathered per (panel, k-block) into a
 //    32 KiB scratch panel on the worker's stack, or, when there are too few panels to share out, gathered once
 //    into a shared scratch global) or straight from row-major memory; A from MR-row panels [k][MR] (constants,
 //    packed like B) or with any row/k stride;
@@ -17,8 +17,8 @@
 // Cost O(batch m n k); the summation order over k is 0, 1, ... within a k-block (k-blocks accumulate in C);
 // alpha and the bias are applied once after the last k-block.
 //
-// Module globals (packed weights, shared scratch) make a compiled model non-reentrant: one run at a time per
-// module, which the arena already requires.
+// Scratch globals (a gathered B shared by the work items) live in the model instance's arena allocation (see
+// module_builder.h): one run at a time per instance, which the arena already requires.
 #pragma once
 
 #include <cstdint>
@@ -100,19 +100,19 @@ struct GemmSpec {
 /// Emits the whole batched GEMM at the builder's insertion point (a parallel loop over work items).
 void emitGemm(KernelBuilder &b, const GemmSpec &spec);
 
-/// A module global holding `count` matrices B[k x n] (element (p, j) of matrix t at
-/// src[t * batchStride + p * kStride + j * nStride]) as NR-column panels, filled from `src` by the first run of
-/// the kernel (the source is a constant of the weights blob, so it never changes). Globals are shared by key.
-llvm::Value *packConstantB(KernelBuilder &b, const std::string &key, llvm::Value *src, int64_t count, int64_t k,
+/// `count` constant matrices B[k x n] (element (p, j) of matrix t at src[t * batchStride + p * kStride +
+/// j * nStride]) as NR-column panels [ceil(n / NR)][k][NR], columns past n zero, packed at compile time into a
+/// derived weight (KernelBuilder::derivedWeight) shared by key and geometry. Returns its address in the kernel.
+llvm::Value *packConstantB(KernelBuilder &b, const std::string &key, const ir::Tensor &src, int64_t count, int64_t k,
                            int64_t n, int64_t kStride, int64_t nStride, int64_t batchStride);
 /// The same for A[m x k] as MR-row panels (element (i, p) at src[t * batchStride + i * rowStride + p * kStride]).
-llvm::Value *packConstantA(KernelBuilder &b, const std::string &key, llvm::Value *src, int64_t count, int64_t m,
+llvm::Value *packConstantA(KernelBuilder &b, const std::string &key, const ir::Tensor &src, int64_t count, int64_t m,
                            int64_t k, int64_t rowStride, int64_t kStride, int64_t batchStride);
 /// packConstantA with any order of k: element (i, p) of matrix t at src[t * batchStride + i * rowStride +
-/// kOffset(p)] (kOffset emits the i64 source offset of k index p). `key` must name the order too.
-llvm::Value *packConstantAMapped(KernelBuilder &b, const std::string &key, llvm::Value *src, int64_t count, int64_t m,
-                                 int64_t k, int64_t rowStride, int64_t batchStride,
-                                 const std::function<llvm::Value *(llvm::Value *p)> &kOffset);
+/// kOffset(p)]. `key` must name the order too.
+llvm::Value *packConstantAMapped(KernelBuilder &b, const std::string &key, const ir::Tensor &src, int64_t count,
+                                 int64_t m, int64_t k, int64_t rowStride, int64_t batchStride,
+                                 const std::function<int64_t(int64_t p)> &kOffset);
 /// Elements per packed matrix (panel padding included).
 int64_t packedSizeB(int64_t k, int64_t n);
 int64_t packedSizeA(int64_t m, int64_t k);

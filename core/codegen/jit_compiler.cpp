@@ -233,23 +233,30 @@ Expected<std::unique_ptr<CompiledModel>> compileJit(const ir::Graph &graph, cons
 
   FLUIDML_ASSIGN_OR_RETURN(std::unique_ptr<llvm::TargetMachine> targetMachine, createHostTargetMachine(true));
   auto context = std::make_unique<llvm::LLVMContext>();
-  const WeightsLayout weightsLayout = layoutWeights(graph);
   // Constants stay where the graph holds them (shared, immutable buffers the model keeps alive): no copy; the
-  // entry reads their addresses from a table, so the code does not depend on them and can be cached.
+  // entry reads their addresses, and those of the derived weights, from a table, so the code does not depend on
+  // them and can be cached.
   auto model = std::make_unique<JitModel>();
   ModuleBuildOptions buildOptions;
   buildOptions.constantPointerTable = true;
   buildOptions.constantAlignment.assign(graph.valueCapacity(), 1);
+  std::vector<ir::Tensor> held(graph.valueCapacity());
   for (ir::ValueId v : graph.constants()) {
     ir::Tensor constant = graph.value(v).constant;
     if (!constant.ownsData()) constant = constant.clone();  // a view of memory the graph may not keep
     const auto address = reinterpret_cast<uintptr_t>(constant.rawData());
     buildOptions.constantAlignment[static_cast<size_t>(v)] = address % 64 == 0 ? 64 : (address % 16 == 0 ? 16 : 1);
-    model->constantTable_.push_back(constant.rawData());
-    model->constants_.push_back(std::move(constant));
+    held[static_cast<size_t>(v)] = std::move(constant);
   }
-  FLUIDML_ASSIGN_OR_RETURN(BuiltModule built,
-                           buildModule(*context, graph, plan, weightsLayout, *targetMachine, buildOptions));
+  FLUIDML_ASSIGN_OR_RETURN(BuiltModule built, buildModule(*context, graph, plan, *targetMachine, buildOptions));
+  // The model keeps only what the code reads: constants read as they are, and the derived weights.
+  for (WeightsLayout::Entry &entry : built.weights.entries) {
+    ir::Tensor data = entry.constant != ir::kNoValue ? held[static_cast<size_t>(entry.constant)] : std::move(entry.data);
+    model->constantTable_.push_back(data.rawData());
+    model->constants_.push_back(std::move(data));
+  }
+  held.clear();
+  const size_t weightsBytes = built.weights.bytes;
   std::unique_ptr<llvm::Module> module = std::move(built.module);
   const auto builtAt = std::chrono::steady_clock::now();
 
@@ -288,7 +295,7 @@ Expected<std::unique_ptr<CompiledModel>> compileJit(const ir::Graph &graph, cons
                  lastCompileCached.load() ? " (cached object)" : "");
   }
 
-  model->weightsBytes_ = weightsLayout.bytes;
+  model->weightsBytes_ = weightsBytes;
   model->arenaBytes_ = plan.arenaBytes;
   model->arena_ = allocateAligned(built.allocationBytes());
   std::memset(model->arena_.get() + built.stateOffset, 0, built.stateBytes);

@@ -5,11 +5,14 @@
 // pool calls chunk by chunk (fluidml_parallel_for).
 #include "core/codegen/kernel_builder.h"
 
+#include <algorithm>
 #include <cassert>
 #include <string>
 
 #include <llvm/ADT/SetVector.h>
+#include <llvm/IR/Constants.h>
 #include <llvm/IR/Function.h>
+#include <llvm/IR/GlobalVariable.h>
 #include <llvm/IR/ReplaceConstant.h>
 #include <llvm/IR/Intrinsics.h>
 
@@ -34,6 +37,29 @@ std::string libmName(std::string_view function, llvm::Type *type) {
 }  // namespace
 
 KernelBuilder::KernelBuilder(llvm::Module &module, llvm::IRBuilder<> &builder) : module_(module), builder_(builder) {}
+
+llvm::Value *KernelBuilder::derivedWeight(const std::string &name, const std::function<ir::Tensor()> &make) {
+  const std::string globalName = std::string(kDerivedWeightPrefix) + name;
+  if (llvm::GlobalVariable *existing = module_.getNamedGlobal(globalName)) return existing;
+  llvm::Type *i8 = llvm::Type::getInt8Ty(context());
+  llvm::GlobalVariable *global = nullptr;
+  if (derivedWeights_ != nullptr) {
+    auto [it, inserted] = derivedWeights_->byName.try_emplace(name);
+    if (inserted) it->second = make();
+    // A declaration: the module builder replaces it by the weight's address in the blob.
+    global = new llvm::GlobalVariable(module_, llvm::ArrayType::get(i8, std::max<size_t>(1, it->second.bytes())), true,
+                                      llvm::GlobalValue::ExternalLinkage, nullptr, globalName);
+  } else {
+    const ir::Tensor data = make();
+    llvm::Constant *bytes = llvm::ConstantDataArray::getRaw(
+        llvm::StringRef(static_cast<const char *>(data.rawData()), data.bytes()), data.bytes(), i8);
+    if (data.bytes() == 0) bytes = llvm::ConstantAggregateZero::get(llvm::ArrayType::get(i8, 1));
+    global = new llvm::GlobalVariable(module_, bytes->getType(), true, llvm::GlobalValue::InternalLinkage, bytes,
+                                      globalName);
+  }
+  global->setAlignment(llvm::Align(64));
+  return global;
+}
 
 llvm::Type *KernelBuilder::scalarType(ir::DType dtype) {
   llvm::LLVMContext &ctx = context();
@@ -169,6 +195,10 @@ void KernelBuilder::parallelLoop(
   llvm::IRBuilder<> &b = builder_;
   if (count == 1) {  // nothing to share out
     body(i64(0), captures);
+    return;
+  }
+  if (serial_) {
+    loop(i64(0), i64(count), 1, [&](llvm::Value *index) { body(index, captures); }, name);
     return;
   }
   llvm::LLVMContext &ctx = context();

@@ -5,15 +5,26 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Module.h>
 
+#include "core/ir/tensor.h"
 #include "core/ir/tensor_type.h"
 
 namespace fluidml::codegen {
+
+/// Constants made at compile time from the graph's weights, in the form the kernels read them (re-laid-out
+/// copies such as GEMM panels). Each is named; kernels asking for the same name share one copy. The module
+/// builder places them in the weights blob next to the graph's constants, so they are made once, ahead of time,
+/// and never held twice per model instance.
+struct DerivedWeights {
+  std::map<std::string, ir::Tensor> byName;
+};
 
 class KernelBuilder {
  public:
@@ -52,9 +63,19 @@ class KernelBuilder {
   void parallelLoop(int64_t count, const std::vector<llvm::Value *> &captures,
                     const std::function<void(llvm::Value *index, const std::vector<llvm::Value *> &captured)> &body,
                     std::string_view name = "p");
+  /// Marks the kernel being emitted as too small to share out (the module builder's call from its operand bytes
+  /// and FLOPs): parallelLoop then runs its body inline, since waking the pool would cost more than it saves.
+  void setSerial(bool serial) { serial_ = serial; }
   /// The runtime pointer argument of the kernel being emitted (for parallelLoop).
   void setRuntime(llvm::Value *runtime) { runtime_ = runtime; }
   llvm::Value *runtime() const { return runtime_; }
+
+  /// Where derivedWeight registers its data (the module builder's); without one, derived weights are embedded
+  /// in the module as constant globals.
+  void setDerivedWeights(DerivedWeights *weights) { derivedWeights_ = weights; }
+  /// A pointer to the compile-time constant `name` (64-byte aligned), made by `make` the first time any kernel
+  /// asks for that name. Valid in the kernel being emitted; read-only.
+  llvm::Value *derivedWeight(const std::string &name, const std::function<ir::Tensor()> &make);
 
   /// Converts a scalar between dtypes with ONNX Cast semantics (float->int truncates toward zero, ->bool is != 0).
   llvm::Value *convert(llvm::Value *value, ir::DType from, ir::DType to);
@@ -69,6 +90,11 @@ class KernelBuilder {
   llvm::Module &module_;
   llvm::IRBuilder<> &builder_;
   llvm::Value *runtime_ = nullptr;
+  DerivedWeights *derivedWeights_ = nullptr;
+  bool serial_ = false;
 };
+
+/// The prefix of the globals that stand for derived weights until the module builder gives them addresses.
+inline constexpr std::string_view kDerivedWeightPrefix = "fluidml.weight.";
 
 }  // namespace fluidml::codegen

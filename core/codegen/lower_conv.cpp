@@ -342,13 +342,13 @@ void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) 
   blockChannels = (groupIn + blocks - 1) / blocks;
 
   llvm::Value *packed = gemm::packConstantAMapped(
-      b, constantKey(c, 1) + ".direct" + std::to_string(kernelRows) + "x" + std::to_string(kernelWidth), c.inputs[1],
-      s.group, s.groupOut, depth, depth, s.groupOut * depth, [&](llvm::Value *p) {
-        llvm::Value *kdh = ir.CreateUDiv(p, i64(b, groupIn * kernelWidth));
-        llvm::Value *rest = ir.CreateURem(p, i64(b, groupIn * kernelWidth));
-        llvm::Value *ci = ir.CreateUDiv(rest, i64(b, kernelWidth));
-        llvm::Value *kw = ir.CreateURem(rest, i64(b, kernelWidth));
-        return ir.CreateAdd(ir.CreateMul(ci, i64(b, taps)), ir.CreateAdd(ir.CreateMul(kdh, i64(b, kernelWidth)), kw));
+      b, constantKey(c, 1) + ".direct" + std::to_string(kernelRows) + "x" + std::to_string(kernelWidth),
+      *c.constantInput(1), s.group, s.groupOut, depth, depth, s.groupOut * depth, [&](int64_t p) {
+        const int64_t kdh = p / (groupIn * kernelWidth);
+        const int64_t rest = p % (groupIn * kernelWidth);
+        const int64_t ci = rest / kernelWidth;
+        const int64_t kw = rest % kernelWidth;
+        return ci * taps + kdh * kernelWidth + kw;
       });
   const int64_t tiles = (s.groupOut + gemm::kMR - 1) / gemm::kMR;
   const int64_t fullTiles = s.groupOut / gemm::kMR;
@@ -589,7 +589,7 @@ Status emitConv(KernelContext &c) {
     g.a.kStride = 1;
     if (constantWeights) {
       g.b.kind = OperandB::Kind::Panels;
-      g.b.base = gemm::packConstantB(b, constantKey(c, 1), c.inputs[1], 1, g.k, g.n, 1, s.inChannels, 0);
+      g.b.base = gemm::packConstantB(b, constantKey(c, 1), *c.constantInput(1), 1, g.k, g.n, 1, s.inChannels, 0);
     } else {
       g.b.kind = OperandB::Kind::Fill;
       g.b.base = c.inputs[1];
@@ -625,7 +625,7 @@ Status emitConv(KernelContext &c) {
   g.batch.shape = {s.batch, s.group};
   if (constantWeights) {
     g.a.kind = OperandA::Kind::Panels;
-    g.a.base = gemm::packConstantA(b, constantKey(c, 1), c.inputs[1], s.group, s.groupOut, depth, depth, 1,
+    g.a.base = gemm::packConstantA(b, constantKey(c, 1), *c.constantInput(1), s.group, s.groupOut, depth, depth, 1,
                                    s.groupOut * depth);
     g.batch.aStrides = {0, gemm::packedSizeA(s.groupOut, depth)};
   } else {
@@ -729,7 +729,7 @@ void emitConvTransposeGemm(KernelContext &c, const ops::Window &w, const ConvSha
   }, "bias");
 
   const bool constantWeights = c.constantInput(1) != nullptr;
-  llvm::Value *packed = constantWeights ? gemm::packConstantA(b, constantKey(c, 1), c.inputs[1], s.group, rows, s.groupIn,
+  llvm::Value *packed = constantWeights ? gemm::packConstantA(b, constantKey(c, 1), *c.constantInput(1), s.group, rows, s.groupIn,
                                                               1, rows, s.groupIn * rows)
                                         : nullptr;
   b.loop(s.batch, [&](llvm::Value *n) {

@@ -81,9 +81,9 @@ gemm::FillPanelFn stridedFill(int64_t n, int64_t kStride, int64_t nStride) {
 OperandB stridedB(KernelContext &c, size_t input, llvm::Value *base, int64_t count, int64_t k, int64_t n,
                   int64_t kStride, int64_t nStride, int64_t batchStride, std::vector<int64_t> *batchStrides) {
   OperandB operand;
-  if (c.constantInput(input) != nullptr) {
+  if (const ir::Tensor *constant = c.constantInput(input); constant != nullptr && base == c.inputs[input]) {
     operand.kind = OperandB::Kind::Panels;
-    operand.base = gemm::packConstantB(c.b, linalg::constantKey(c, input), base, count, k, n, kStride, nStride,
+    operand.base = gemm::packConstantB(c.b, linalg::constantKey(c, input), *constant, count, k, n, kStride, nStride,
                                        batchStride);
     // The batch strides counted matrices of the source; the panels of one matrix are packedSizeB apart.
     if (batchStrides != nullptr)

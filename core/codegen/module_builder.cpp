@@ -4,6 +4,9 @@
 // guarantees. The entry computes every operand address once from the plan (arena + offset, weights + offset,
 // the caller's input/output pointers, or for views the address of what they view) and calls the kernels in
 // schedule order. Byte-copy nodes (Reshape and friends) need no kernel: a view costs nothing, otherwise a memcpy.
+// Weights get their addresses last: constants stand for themselves as placeholder globals while the kernels are
+// emitted, so that a constant every kernel reads only re-laid-out (derived weights: packed GEMM panels) is
+// left out of the weights blob, and the derived weights made meanwhile join it.
 #include "core/codegen/module_builder.h"
 
 #include <algorithm>
@@ -29,6 +32,7 @@
 #include <llvm/Transforms/IPO/MergeFunctions.h>
 #include <llvm/Transforms/Utils/Cloning.h>
 
+#include "core/analysis/model_stats.h"
 #include "core/codegen/lowering.h"
 
 namespace fluidml::codegen {
@@ -36,6 +40,10 @@ namespace fluidml::codegen {
 namespace {
 
 constexpr size_t kWeightsAlignment = 64;
+/// A kernel that touches fewer bytes and does fewer FLOPs than this runs on the calling thread: a few
+/// microseconds of work, about what waking the thread pool costs.
+constexpr size_t kSerialBytes = 48 * 1024;
+constexpr double kSerialFlops = 1 << 20;
 
 size_t alignUp(size_t value, size_t alignment) { return (value + alignment - 1) / alignment * alignment; }
 
@@ -59,8 +67,8 @@ void initializeNativeTarget() {
 class ModuleEmitter {
  public:
   ModuleEmitter(llvm::LLVMContext &context, const ir::Graph &graph, const analysis::MemoryPlan &plan,
-                const WeightsLayout &weights, llvm::TargetMachine &targetMachine)
-      : context_(context), graph_(graph), plan_(plan), weights_(weights), targetMachine_(targetMachine) {}
+                llvm::TargetMachine &targetMachine)
+      : context_(context), graph_(graph), plan_(plan), targetMachine_(targetMachine) {}
 
   Expected<BuiltModule> build(const ModuleBuildOptions &options);
 
@@ -78,6 +86,9 @@ class ModuleEmitter {
   /// Rewrites `kernel` to take the global variables it names as extra pointer arguments (passed by `call`), so
   /// that kernels identical but for their scratch globals (repeated layers) become identical functions.
   void passGlobalsAsArguments(llvm::Function *kernel, llvm::CallInst *call);
+  /// Lays out the weights the code still reads (graph constants read as they are, derived weights) and
+  /// replaces their placeholder globals by addresses computed in the entry.
+  WeightsLayout bindWeights();
   /// Moves the kernels' mutable zero-initialized globals into the arena allocation from `stateOffset` on;
   /// returns the bytes used.
   size_t placeStateInArena(size_t stateOffset);
@@ -88,7 +99,6 @@ class ModuleEmitter {
   llvm::LLVMContext &context_;
   const ir::Graph &graph_;
   const analysis::MemoryPlan &plan_;
-  const WeightsLayout &weights_;
   llvm::TargetMachine &targetMachine_;
   std::unique_ptr<llvm::Module> module_;
   std::unique_ptr<llvm::IRBuilder<>> builder_;
@@ -98,7 +108,8 @@ class ModuleEmitter {
   std::vector<int> outputSlot_;          // by value id: first graph-output slot, -1
   bool pointerTable_ = false;                // ModuleBuildOptions::constantPointerTable
   std::vector<uint64_t> constantAlignment_;  // by value id, in pointer-table mode
-  std::vector<int> constantSlot_;            // by value id: index in graph.constants(), in pointer-table mode
+  std::vector<llvm::GlobalVariable *> constantPlaceholder_;  // by value id, until bindWeights
+  DerivedWeights derivedWeights_;
 };
 
 uint64_t ModuleEmitter::alignmentOf(ir::ValueId value) const {
@@ -124,14 +135,12 @@ llvm::Value *ModuleEmitter::pointerOf(ir::ValueId value) {
   const analysis::ValueStorage &s = plan_.storage[static_cast<size_t>(value)];
   const int inputSlot = inputSlot_[static_cast<size_t>(value)];
   const int outputSlot = outputSlot_[static_cast<size_t>(value)];
-  if (v.isConstant() && pointerTable_) {
-    llvm::Value *slot = b.CreateConstInBoundsGEP1_64(ptrType, entry_->getArg(1),
-                                                     static_cast<uint64_t>(constantSlot_[static_cast<size_t>(value)]));
-    cached = b.CreateLoad(ptrType, slot, v.name + ".w");
-  } else if (v.isConstant()) {
-    cached = b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), entry_->getArg(1),
-                                          static_cast<uint64_t>(weights_.offsets[static_cast<size_t>(value)]),
-                                          v.name + ".w");
+  if (v.isConstant()) {
+    auto *type = llvm::ArrayType::get(b.getInt8Ty(), std::max<size_t>(1, v.constant.bytes()));
+    auto *placeholder = new llvm::GlobalVariable(*module_, type, true, llvm::GlobalValue::ExternalLinkage, nullptr,
+                                                 "fluidml.constant." + std::to_string(value));
+    constantPlaceholder_[static_cast<size_t>(value)] = placeholder;
+    cached = placeholder;
   } else if (s.kind == analysis::StorageKind::View) {
     cached = pointerOf(s.aliasOf);
   } else if (inputSlot >= 0) {
@@ -206,6 +215,10 @@ Status ModuleEmitter::emitKernel(const ir::Node &node) {
   llvm::BasicBlock *body = llvm::BasicBlock::Create(context_, "entry", kernel);
   kb.SetInsertPoint(body);
   KernelBuilder kernelBuilder(*module_, kb);
+  kernelBuilder.setDerivedWeights(&derivedWeights_);
+  size_t operandBytes = 0;
+  for (ir::ValueId operand : operands) operandBytes += graph_.value(operand).type.bytes();
+  kernelBuilder.setSerial(operandBytes < kSerialBytes && analysis::nodeFlops(graph_, node) < kSerialFlops);
   kernelBuilder.setRuntime(kernel->getArg(static_cast<unsigned>(operands.size())));
   KernelContext kc{graph_, node, graph_.opsetVersion(node.domain), kernelBuilder, {}, {}, inPlace};
   size_t p = 0;
@@ -252,6 +265,14 @@ void ModuleEmitter::passGlobalsAsArguments(llvm::Function *kernel, llvm::CallIns
   for (size_t g = 0; g < globals.size(); ++g) {
     llvm::Argument *arg = replacement->getArg(static_cast<unsigned>(firstGlobal + g));
     arg->setName(globals[g]->getName());
+    if (globals[g]->getName().starts_with(kDerivedWeightPrefix)) {  // read-only weights, 64-byte aligned
+      const unsigned index = static_cast<unsigned>(firstGlobal + g);
+      replacement->addParamAttr(index, llvm::Attribute::NoAlias);
+      replacement->addParamAttr(index, llvm::Attribute::ReadOnly);
+      replacement->addParamAttr(index, llvm::Attribute::getWithAlignment(context_, llvm::Align(kWeightsAlignment)));
+      replacement->addParamAttr(index, llvm::Attribute::getWithDereferenceableBytes(
+                                           context_, module_->getDataLayout().getTypeAllocSize(globals[g]->getValueType())));
+    }
     globals[g]->replaceUsesWithIf(arg, [&](llvm::Use &use) {
       auto *user = llvm::dyn_cast<llvm::Instruction>(use.getUser());
       return user != nullptr && user->getFunction() == replacement;
@@ -278,12 +299,10 @@ Expected<BuiltModule> ModuleEmitter::build(const ModuleBuildOptions &options) {
   if (pointerTable_) {
     constantAlignment_ = options.constantAlignment;
     if (constantAlignment_.size() != capacity) return Status::error("internal error: constant alignments for another graph");
-    constantSlot_.assign(capacity, -1);
-    int slot = 0;
-    for (ir::ValueId v : graph_.constants()) constantSlot_[static_cast<size_t>(v)] = slot++;
   }
   if (plan_.storage.size() != capacity) return Status::error("the memory plan was made for another graph");
   pointers_.assign(capacity, nullptr);
+  constantPlaceholder_.assign(capacity, nullptr);
   inputSlot_.assign(capacity, -1);
   outputSlot_.assign(capacity, -1);
   for (size_t k = 0; k < graph_.inputs().size(); ++k) {
@@ -341,6 +360,7 @@ Expected<BuiltModule> ModuleEmitter::build(const ModuleBuildOptions &options) {
   b.CreateRetVoid();
 
   BuiltModule built;
+  built.weights = bindWeights();
   built.stateOffset = alignUp(plan_.arenaBytes, 64);
   built.stateBytes = placeStateInArena(built.stateOffset);
 
@@ -350,6 +370,62 @@ Expected<BuiltModule> ModuleEmitter::build(const ModuleBuildOptions &options) {
     return Status::error("internal error: generated LLVM IR does not verify: " + errorStream.str());
   built.module = std::move(module_);
   return built;
+}
+
+WeightsLayout ModuleEmitter::bindWeights() {
+  WeightsLayout layout;
+  llvm::Type *ptrType = llvm::PointerType::get(context_, 0);
+  std::vector<llvm::GlobalVariable *> placeholders;  // by layout entry
+  // Graph constants: a kernel argument the kernel never reads gets a null pointer instead (its parameter
+  // attributes dropped); a constant nobody reads as it is stays out of the blob.
+  for (ir::ValueId v : graph_.constants()) {
+    llvm::GlobalVariable *placeholder = constantPlaceholder_[static_cast<size_t>(v)];
+    if (placeholder == nullptr) continue;
+    for (llvm::Use &use : llvm::make_early_inc_range(placeholder->uses())) {
+      auto *call = llvm::dyn_cast<llvm::CallInst>(use.getUser());
+      llvm::Function *callee = call != nullptr ? call->getCalledFunction() : nullptr;
+      if (callee == nullptr || callee->isDeclaration() || !call->isArgOperand(&use)) continue;
+      const unsigned arg = call->getArgOperandNo(&use);
+      if (!callee->getArg(arg)->use_empty()) continue;
+      callee->removeParamAttr(arg, llvm::Attribute::Dereferenceable);
+      callee->removeParamAttr(arg, llvm::Attribute::Alignment);
+      use.set(llvm::ConstantPointerNull::get(llvm::PointerType::get(context_, 0)));
+    }
+    if (placeholder->use_empty()) {
+      placeholder->eraseFromParent();
+      continue;
+    }
+    layout.entries.push_back({v, graph_.value(v).name, graph_.value(v).constant, 0});
+    placeholders.push_back(placeholder);
+  }
+  for (auto &[name, data] : derivedWeights_.byName) {
+    llvm::GlobalVariable *global = module_->getNamedGlobal(std::string(kDerivedWeightPrefix) + name);
+    if (global == nullptr || global->use_empty()) continue;
+    layout.entries.push_back({ir::kNoValue, name, data, 0});
+    placeholders.push_back(global);
+  }
+  size_t offset = 0;
+  for (WeightsLayout::Entry &entry : layout.entries) {
+    entry.offset = offset;
+    offset = alignUp(offset + entry.data.bytes(), kWeightsAlignment);
+  }
+  layout.bytes = offset;
+
+  // Addresses at the top of the entry: blob + offset, or the pointer-table slot.
+  llvm::IRBuilder<> at(&entry_->getEntryBlock(), entry_->getEntryBlock().begin());
+  for (size_t e = 0; e < layout.entries.size(); ++e) {
+    const WeightsLayout::Entry &entry = layout.entries[e];
+    llvm::Value *address;
+    if (pointerTable_) {
+      llvm::Value *slot = at.CreateConstInBoundsGEP1_64(ptrType, entry_->getArg(1), e);
+      address = at.CreateLoad(ptrType, slot, entry.name + ".w");
+    } else {
+      address = at.CreateConstInBoundsGEP1_64(at.getInt8Ty(), entry_->getArg(1), entry.offset, entry.name + ".w");
+    }
+    placeholders[e]->replaceAllUsesWith(address);
+    placeholders[e]->eraseFromParent();
+  }
+  return layout;
 }
 
 size_t ModuleEmitter::placeStateInArena(size_t stateOffset) {
@@ -383,25 +459,11 @@ size_t ModuleEmitter::placeStateInArena(size_t stateOffset) {
 
 }  // namespace
 
-WeightsLayout layoutWeights(const ir::Graph &graph) {
-  WeightsLayout layout;
-  layout.offsets.assign(graph.valueCapacity(), -1);
-  size_t offset = 0;
-  for (ir::ValueId v : graph.constants()) {
-    layout.offsets[static_cast<size_t>(v)] = static_cast<int64_t>(offset);
-    offset = alignUp(offset + graph.value(v).constant.bytes(), kWeightsAlignment);
-  }
-  layout.bytes = offset;
-  return layout;
-}
-
-void writeWeights(const ir::Graph &graph, const WeightsLayout &layout, uint8_t *blob) {
+void writeWeights(const WeightsLayout &layout, uint8_t *blob) {
   if (layout.bytes == 0) return;
   std::memset(blob, 0, layout.bytes);
-  for (ir::ValueId v : graph.constants()) {
-    const ir::Tensor &t = graph.value(v).constant;
-    if (t.bytes() != 0) std::memcpy(blob + layout.offsets[static_cast<size_t>(v)], t.rawData(), t.bytes());
-  }
+  for (const WeightsLayout::Entry &entry : layout.entries)
+    if (entry.data.bytes() != 0) std::memcpy(blob + entry.offset, entry.data.rawData(), entry.data.bytes());
 }
 
 Expected<std::unique_ptr<llvm::TargetMachine>> createHostTargetMachine(bool pic) {
@@ -444,9 +506,8 @@ bool isByteCopyNode(const ir::Graph &graph, const ir::Node &node) {
 }
 
 Expected<BuiltModule> buildModule(llvm::LLVMContext &context, const ir::Graph &graph, const analysis::MemoryPlan &plan,
-                                  const WeightsLayout &weights, llvm::TargetMachine &targetMachine,
-                                  const ModuleBuildOptions &options) {
-  ModuleEmitter emitter(context, graph, plan, weights, targetMachine);
+                                  llvm::TargetMachine &targetMachine, const ModuleBuildOptions &options) {
+  ModuleEmitter emitter(context, graph, plan, targetMachine);
   return emitter.build(options);
 }
 

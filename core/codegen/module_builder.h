@@ -19,14 +19,22 @@
 
 namespace fluidml::codegen {
 
-/// Where each live constant sits in the weights blob: 64-byte aligned, in value-id order.
+/// The weights the code reads, each 64-byte aligned in one blob: the graph's constants that some kernel (or
+/// the entry) reads as they are, in value-id order, then the derived weights (KernelBuilder::derivedWeight:
+/// constants re-laid-out at compile time, e.g. GEMM panels), by name. A constant that every kernel reads only
+/// in a derived form is not in it. In pointer-table mode the entries are the table's slots, in this order.
 struct WeightsLayout {
-  std::vector<int64_t> offsets;  // by value id; -1 for non-constants
+  struct Entry {
+    ir::ValueId constant = ir::kNoValue;  // the graph constant, or kNoValue for a derived weight
+    std::string name;                     // the constant's value name, or the derived weight's name
+    ir::Tensor data;                      // its bytes (a graph constant's buffer is shared, not copied)
+    size_t offset = 0;                    // in the blob
+  };
+  std::vector<Entry> entries;
   size_t bytes = 0;
 };
-WeightsLayout layoutWeights(const ir::Graph &graph);
-/// Copies every constant to its offset in `blob` (at least layout.bytes; the padding is zeroed).
-void writeWeights(const ir::Graph &graph, const WeightsLayout &layout, uint8_t *blob);
+/// Copies every entry to its offset in `blob` (at least layout.bytes; the padding is zeroed).
+void writeWeights(const WeightsLayout &layout, uint8_t *blob);
 
 /// A TargetMachine for this host: its triple, CPU name and detected features, CodeGenOptLevel::Aggressive.
 /// `pic` selects Reloc::PIC_ (objects linked into shared libraries).
@@ -39,20 +47,21 @@ bool isByteCopyNode(const ir::Graph &graph, const ir::Node &node);
 
 struct ModuleBuildOptions {
   std::string entryName = "fluidml_model_run";
-  /// When true, the entry's `weights` argument is a table of pointers, one per live constant in
-  /// graph.constants() order (the JIT points at the graph's own buffers instead of copying them), and
-  /// `constantAlignment` (by value id) says how aligned each one is. Otherwise `weights` is the blob laid out
-  /// by WeightsLayout (AOT).
+  /// When true, the entry's `weights` argument is a table of pointers, one per WeightsLayout entry (the JIT
+  /// points at the graph's own buffers and the derived weights instead of copying them into a blob), and
+  /// `constantAlignment` (by value id) says how aligned each graph constant is. Otherwise `weights` is the
+  /// blob laid out by BuiltModule::weights (AOT).
   bool constantPointerTable = false;
   std::vector<uint64_t> constantAlignment;
 };
 
-/// The module plus the state block: mutable zero-initialized globals of the kernels (packed weights, "done"
-/// flags) are placed per model instance in the arena allocation after the planned tensors, at
+/// The module, its weights, and the state block: mutable zero-initialized globals of the kernels (shared
+/// scratch buffers) are placed per model instance in the arena allocation after the planned tensors, at
 /// [stateOffset, stateOffset + stateBytes); the runtime allocates stateOffset + stateBytes bytes and zeroes the
 /// state once, so instances of one AOT library never share them.
 struct BuiltModule {
   std::unique_ptr<llvm::Module> module;
+  WeightsLayout weights;
   size_t stateOffset = 0;
   size_t stateBytes = 0;
   size_t allocationBytes() const { return stateOffset + stateBytes; }
@@ -61,8 +70,7 @@ struct BuiltModule {
 /// Builds the module for `graph` (order = schedule) and `plan`, targeting `targetMachine` (data layout,
 /// triple and the target-cpu/features attributes of every function). Errors name the node that failed.
 Expected<BuiltModule> buildModule(llvm::LLVMContext &context, const ir::Graph &graph, const analysis::MemoryPlan &plan,
-                                  const WeightsLayout &weights, llvm::TargetMachine &targetMachine,
-                                  const ModuleBuildOptions &options);
+                                  llvm::TargetMachine &targetMachine, const ModuleBuildOptions &options);
 
 /// Runs LLVM's O3 module pipeline with the target's cost model.
 void optimizeModule(llvm::Module &module, llvm::TargetMachine &targetMachine);

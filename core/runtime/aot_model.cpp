@@ -37,7 +37,7 @@ extern const size_t fluidml_meta_output_bytes[];
 extern const size_t fluidml_meta_arena_bytes;
 extern const size_t fluidml_meta_weights_bytes;
 extern const int fluidml_meta_default_threads;
-extern const size_t fluidml_meta_state_offset;  // kernel state (packed weights, flags) after the arena, zeroed
+extern const size_t fluidml_meta_state_offset;  // kernel state (shared scratch buffers) after the arena, zeroed
 extern const size_t fluidml_meta_state_bytes;
 }
 

@@ -157,3 +157,37 @@ TEST_CASE("JIT: repeated identical layers with different weights share kernels c
   checkCompiled(*graph, {test::randomFloats({6, 32}, 7)});
   checkCompiled(*graph, {test::randomFloats({6, 32}, 8)}, 3);
 }
+
+TEST_CASE("JIT: constant GEMM operands are packed at compile time and held once", "[llvm][jit]") {
+  // W feeds only a MatMul: the weights hold its packed panels, not W itself. V also feeds an Add that reads it
+  // as it is: both forms are held. Sizes: k = 40, n = 48 -> 2 panels of 40 x 32 floats = 10240 bytes.
+  constexpr size_t kPanelsBytes = 2 * 40 * 32 * 4;
+  ir::GraphBuilder b = test::makeBuilder();
+  ValueId x = b.input("x", DType::Float32, {5, 40});
+  ValueId w = b.constant("w", test::randomFloats({40, 48}, 11));
+  b.output(b.op("MatMul", {x, w}));
+  auto graph = std::move(b).build();
+  REQUIRE(graph.hasValue());
+  checkCompiled(*graph, {test::randomFloats({5, 40}, 12)});
+  auto plan = analysis::planMemory(*graph, {});
+  REQUIRE(plan.hasValue());
+  auto compiled = codegen::compileJit(*graph, *plan, {});
+  REQUIRE(compiled.hasValue());
+  CHECK((*compiled)->weightsBytes() == kPanelsBytes);
+
+  ir::GraphBuilder b2 = test::makeBuilder();
+  ValueId x2 = b2.input("x", DType::Float32, {40, 40});
+  ValueId v = b2.constant("v", test::randomFloats({40, 48}, 13));
+  b2.output(b2.op("MatMul", {x2, v}));
+  ValueId columns = b2.op("Slice", {v, b2.constant("s", int64s({0})), b2.constant("e", int64s({40})),
+                                     b2.constant("a", int64s({1}))});
+  b2.output(b2.op("Add", {x2, columns}));
+  auto graph2 = std::move(b2).build();
+  REQUIRE(graph2.hasValue());
+  checkCompiled(*graph2, {test::randomFloats({40, 40}, 14)});
+  auto plan2 = analysis::planMemory(*graph2, {});
+  REQUIRE(plan2.hasValue());
+  auto compiled2 = codegen::compileJit(*graph2, *plan2, {});
+  REQUIRE(compiled2.hasValue());
+  CHECK((*compiled2)->weightsBytes() >= kPanelsBytes + 40 * 48 * 4);
+}
