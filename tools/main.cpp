@@ -17,7 +17,7 @@ commands:
                                 compile with the pipeline and LLVM (JIT) and run from its memory plan; DIR holds
                                 input_K.pb / output_K.pb (ONNX test-data layout); without --inputs, deterministic
                                 random inputs of valid ranges; --check compares with the reference interpreter
-                                (prints max abs diff; over rtol 1e-4 + atol 1e-5: exit 1); --interpret runs the
+                                (prints max abs diff; over 1e-4 |e| + 1e-5 max(1, max |e|): exit 1); --interpret runs the
                                 reference interpreter instead; --check-plan runs the interpreter with and
                                 without the plan and requires bit-identical outputs
   compile MODEL -o DIR [--threads N]
