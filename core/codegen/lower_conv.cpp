@@ -32,47 +32,6 @@ using gemm::GemmSpec;
 using gemm::OperandA;
 using gemm::OperandB;
 
-Expected<ops::Window> convWindow(const ir::Node &node, const ir::Shape &x, const ir::Shape &w) {
-  const std::vector<int64_t> kernel(w.begin() + 2, w.end());
-  FLUIDML_ASSIGN_OR_RETURN(ops::WindowAttrs attrs, ops::readWindowAttrs(node, x.size() - 2));
-  return ops::forwardWindow(std::vector<int64_t>(x.begin() + 2, x.end()), kernel, attrs, false);
-}
-
-int64_t floorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0); }
-
-/// ConvTranspose geometry as the reference kernel resolves it (input position i with kernel offset k lands on
-/// output i * stride - padBegin + k * dilation).
-Expected<ops::Window> convTransposeWindow(const ir::Node &node, const ir::Shape &x, const ir::Shape &w,
-                                          const ir::Shape &y) {
-  const size_t rank = x.size() - 2;
-  FLUIDML_ASSIGN_OR_RETURN(ops::WindowAttrs attrs, ops::readWindowAttrs(node, rank));
-  std::vector<int64_t> outputPadding = node.intsAttr("output_padding").value_or(std::vector<int64_t>(rank, 0));
-  std::optional<std::vector<int64_t>> outputShape = node.intsAttr("output_shape");
-  if (outputShape && outputShape->size() == rank + 2) outputShape->erase(outputShape->begin(), outputShape->begin() + 2);
-  ops::Window win;
-  win.spatialRank = rank;
-  const size_t shift = ops::kMaxSpatialRank - rank;
-  for (size_t i = 0; i < rank; ++i) {
-    const int64_t in = x[2 + i], k = w[2 + i], s = attrs.strides[i], d = attrs.dilations[i];
-    const int64_t full = s * (in - 1) + (i < outputPadding.size() ? outputPadding[i] : 0) + (k - 1) * d + 1;
-    int64_t pb = 0;
-    if (outputShape || attrs.autoPad == "SAME_UPPER" || attrs.autoPad == "SAME_LOWER") {
-      const int64_t out = outputShape ? (*outputShape)[i] : in * s;
-      const int64_t total = full - out;
-      pb = attrs.autoPad == "SAME_UPPER" ? floorDiv(total, 2) : total - floorDiv(total, 2);
-    } else if (attrs.autoPad == "NOTSET") {
-      pb = attrs.pads[i];
-    }
-    win.in[shift + i] = in;
-    win.out[shift + i] = y[2 + i];
-    win.kernel[shift + i] = k;
-    win.stride[shift + i] = s;
-    win.dilation[shift + i] = d;
-    win.padBegin[shift + i] = pb;
-  }
-  return win;
-}
-
 llvm::Value *i64(KernelBuilder &b, int64_t v) { return b.i64(v); }
 
 // ---- im2col panels -----------------------------------------------------------------------------------------
@@ -537,7 +496,7 @@ void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) 
 Status emitConv(KernelContext &c) {
   const ir::Shape &x = c.inputType(0).shape;
   const ir::Shape &wShape = c.inputType(1).shape;
-  FLUIDML_ASSIGN_OR_RETURN(ops::Window w, convWindow(c.node, x, wShape));
+  FLUIDML_ASSIGN_OR_RETURN(ops::Window w, ops::convWindow(c.node, x, wShape));
   ConvShape s;
   s.batch = x[0];
   s.inChannels = x[1];
@@ -802,7 +761,10 @@ void emitConvTransposeGemm(KernelContext &c, const ops::Window &w, const ConvSha
 Status emitConvTranspose(KernelContext &c) {
   const ir::Shape &x = c.inputType(0).shape;
   const ir::Shape &wShape = c.inputType(1).shape;
-  FLUIDML_ASSIGN_OR_RETURN(ops::Window w, convTransposeWindow(c.node, x, wShape, c.outputType(0).shape));
+  FLUIDML_ASSIGN_OR_RETURN(ops::Window w, ops::convTransposeWindow(c.node, x, wShape));
+  for (size_t i = 0; i < w.spatialRank; ++i)
+    if (w.out[ops::kMaxSpatialRank - w.spatialRank + i] != c.outputType(0).shape[2 + i])
+      return Status::error("internal error: ConvTranspose geometry disagrees with the inferred output shape");
   ConvShape s;
   s.batch = x[0];
   s.inChannels = x[1];

@@ -26,14 +26,6 @@ using gemm::kLanes;
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-Expected<ops::Window> poolWindow(const ir::Node &node, const ir::Shape &x) {
-  std::optional<std::vector<int64_t>> kernel = node.intsAttr("kernel_shape");
-  if (!kernel) return Status::error("attribute 'kernel_shape' is missing");
-  FLUIDML_ASSIGN_OR_RETURN(ops::WindowAttrs attrs, ops::readWindowAttrs(node, x.size() - 2));
-  return ops::forwardWindow(std::vector<int64_t>(x.begin() + 2, x.end()), *kernel, attrs,
-                            node.intAttr("ceil_mode", 0) != 0);
-}
-
 /// Per output index along padded dim d: the kernel positions inside the input (or inside input and pads).
 std::vector<int64_t> dimCounts(const ops::Window &w, size_t d, bool includePad) {
   std::vector<int64_t> counts;
@@ -301,7 +293,7 @@ void emitPoolScalar(KernelContext &c, const ops::Window &w, PoolKind kind) {
 }
 
 Status emitPool(KernelContext &c, PoolKind kind) {
-  FLUIDML_ASSIGN_OR_RETURN(ops::Window w, poolWindow(c.node, c.inputType(0).shape));
+  FLUIDML_ASSIGN_OR_RETURN(ops::Window w, ops::poolWindow(c.node, c.inputType(0).shape));
   if (c.outputType(0).numel() == 0) return Status::ok();
   const ir::Shape &x = c.inputType(0).shape;
   const bool vectorized = c.inputType(0).dtype == ir::DType::Float32 && kind != PoolKind::Lp &&
