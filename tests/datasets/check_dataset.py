@@ -3,8 +3,15 @@
 PyTorch's reference output.
 
 usage: check_dataset.py FLUIDML_BINARY NAME WORK_DIR [--seed N] [--rtol R] [--atol A] [--tolerance T]
+                        [--threads N] [--aot RUNNER [--iters K] [--warmup W]]
 
 The dataset is made (or reused, if cached) in WORK_DIR/NAME-seedN; fluidml's outputs go to WORK_DIR/NAME-seedN-out.
+With --aot RUNNER (the path of fluidml-aot-run) the model is instead compiled ahead of time with
+`fluidml compile model.onnx -o WORK_DIR/NAME-seedN-aot`, the .pb inputs are written as the raw file the runner reads
+(inputs.bin in that directory, the compiled model's inputs in graph order, matched by name), the runner runs W
+warm-up and K timed runs (defaults 1 and 2; the outputs are the last run's) and its raw outputs (outputs.bin) are
+split per output (model.json gives names, dtypes and shapes) and compared exactly like fluidml run's. The compile
+wall time and the runner's JSON summary line are printed.
 An output passes when it has the reference's shape and dtype and every element satisfies
     |actual - expected| <= atol + rtol * |expected|        (numpy.isclose; defaults rtol 1e-3, atol 1e-4)
 with NaN never equal to anything. --tolerance T sets rtol = T (atol stays). One line per output gives the max
@@ -14,6 +21,9 @@ code) when torch / torchvision / onnx cannot be imported.
 """
 import argparse
 import importlib.util
+import json
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -63,6 +73,80 @@ def compare(name: str, actual: np.ndarray, expected: np.ndarray, rtol: float, at
     return ok
 
 
+def run_aot(args, dataset: Path, expected_files, rtol: float) -> int:
+    """The --aot mode: fluidml compile, the .pb inputs as one raw file, fluidml-aot-run, then compare()."""
+    aot_dir = args.work_dir / f"{args.name}-seed{args.seed}-aot"
+    if aot_dir.exists():
+        shutil.rmtree(aot_dir)
+    command = [args.fluidml, "compile", str(dataset / "model.onnx"), "-o", str(aot_dir)]
+    if args.threads is not None:
+        command += ["--threads", str(args.threads)]
+    start = time.monotonic()
+    compiled = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.monotonic() - start
+    if compiled.returncode != 0:
+        print(compiled.stdout + compiled.stderr)
+        print(f"FAIL {args.name}: fluidml compile exited {compiled.returncode} after {seconds:.1f} s")
+        return 1
+    print(f"fluidml compile: {seconds:.2f} s")
+    meta = json.loads((aot_dir / "model.json").read_text())
+
+    # The raw input file: the compiled model's inputs in its graph order, each matched with its .pb by name.
+    provided = dict(read_tensor(path) for path in sorted((dataset / "test_data_set_0").glob("input_*.pb")))
+    raw = bytearray()
+    for spec in meta["inputs"]:
+        value = provided.pop(spec["name"], None)
+        if value is None:
+            print(f"FAIL {args.name}: the compiled model's input '{spec['name']}' has no .pb in the dataset")
+            return 1
+        if str(value.dtype) != spec["dtype"] or list(value.shape) != list(spec["shape"]):
+            print(f"FAIL {args.name}: input '{spec['name']}' is {value.dtype}{list(value.shape)} in the dataset, "
+                  f"{spec['dtype']}{list(spec['shape'])} in the compiled model")
+            return 1
+        data = np.ascontiguousarray(value).tobytes()
+        assert len(data) == spec["bytes"], (spec, len(data))
+        raw += data
+    for name in provided:
+        print(f"note: dataset input '{name}' is not an input of the compiled model")
+    inputs_file, outputs_file = aot_dir / "inputs.bin", aot_dir / "outputs.bin"
+    inputs_file.write_bytes(bytes(raw))
+
+    command = [str(args.aot), str(aot_dir), "--inputs", str(inputs_file), "--outputs", str(outputs_file), "--json",
+               "--iters", str(args.iters), "--warmup", str(args.warmup)]
+    start = time.monotonic()
+    run = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.monotonic() - start
+    if run.returncode != 0:
+        print(run.stdout + run.stderr)
+        print(f"FAIL {args.name}: fluidml-aot-run exited {run.returncode} after {seconds:.1f} s")
+        return 1
+    summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else "{}"
+    print(f"fluidml-aot-run: {seconds:.2f} s {summary}")
+
+    data = outputs_file.read_bytes()
+    total = sum(spec["bytes"] for spec in meta["outputs"])
+    if len(data) != total:
+        print(f"FAIL {args.name}: {outputs_file} holds {len(data)} bytes, the outputs {total}")
+        return 1
+    actual_by_name, offset = {}, 0
+    for spec in meta["outputs"]:
+        # bool outputs are one byte per element, 0 or 1: numpy's bool reads them as they are.
+        flat = np.frombuffer(data, dtype=np.dtype(spec["dtype"]), count=int(np.prod(spec["shape"], dtype=np.int64)),
+                             offset=offset)
+        actual_by_name[spec["name"]] = flat.reshape(spec["shape"])
+        offset += spec["bytes"]
+    all_ok = True
+    for path in expected_files:
+        name, expected = read_tensor(path)
+        if name not in actual_by_name:
+            print(f"FAIL {name}: not an output of the compiled model ({', '.join(actual_by_name) or 'none'})")
+            all_ok = False
+            continue
+        all_ok &= compare(name, actual_by_name[name], expected, rtol, args.atol)
+    print(f"{'PASS' if all_ok else 'FAIL'} {args.name} (AOT)")
+    return 0 if all_ok else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("fluidml", help="path of the fluidml binary")
@@ -72,10 +156,24 @@ def main() -> int:
     parser.add_argument("--rtol", type=float, default=DEFAULT_RTOL)
     parser.add_argument("--atol", type=float, default=DEFAULT_ATOL)
     parser.add_argument("--tolerance", type=float, help="same as --rtol")
+    parser.add_argument("--threads", type=int, help="fluidml's thread count (run --threads / compile --threads)")
+    parser.add_argument("--aot", type=Path, metavar="RUNNER",
+                        help="compile ahead of time and run with this fluidml-aot-run instead of `fluidml run`")
+    parser.add_argument("--iters", type=int, default=2, help="--aot: timed runs (default 2)")
+    parser.add_argument("--warmup", type=int, default=1, help="--aot: warm-up runs (default 1)")
     args = parser.parse_args()
     rtol = args.tolerance if args.tolerance is not None else args.rtol
     if rtol < 0 or args.atol < 0:
         print("error: tolerances must be non-negative", file=sys.stderr)
+        return 2
+    if args.threads is not None and not 1 <= args.threads <= 1024:
+        print("error: --threads expects an integer in [1, 1024]", file=sys.stderr)
+        return 2
+    if args.iters < 1 or args.warmup < 0:
+        print("error: --iters must be at least 1 and --warmup non-negative", file=sys.stderr)
+        return 2
+    if args.aot is not None and not (args.aot.is_file() and os.access(args.aot, os.X_OK)):
+        print(f"error: --aot {args.aot}: not an executable file", file=sys.stderr)
         return 2
 
     dataset = args.work_dir / f"{args.name}-seed{args.seed}"
@@ -88,13 +186,19 @@ def main() -> int:
         return 2 if made.returncode == 2 else 1
     print(made.stdout.strip() + f" [{time.monotonic() - start:.1f} s]")
 
+    expected_files = sorted((dataset / "test_data_set_0").glob("output_*.pb"), key=lambda p: int(p.stem[7:]))
+    if args.aot is not None:
+        return run_aot(args, dataset, expected_files, rtol)
+
     out_dir = args.work_dir / f"{args.name}-seed{args.seed}-out"
     for stale in out_dir.glob("output_*.pb"):
         stale.unlink()
     start = time.monotonic()
-    run = subprocess.run([args.fluidml, "run", str(dataset / "model.onnx"), "--inputs",
-                          str(dataset / "test_data_set_0"), "--outputs", str(out_dir), "--check-plan"],
-                         capture_output=True, text=True)
+    command = [args.fluidml, "run", str(dataset / "model.onnx"), "--inputs", str(dataset / "test_data_set_0"),
+               "--outputs", str(out_dir), "--check-plan"]
+    if args.threads is not None:
+        command += ["--threads", str(args.threads)]
+    run = subprocess.run(command, capture_output=True, text=True)
     seconds = time.monotonic() - start
     if run.returncode != 0:
         print(run.stdout + run.stderr)
@@ -102,7 +206,6 @@ def main() -> int:
         return 1
     print(f"fluidml run: {seconds:.2f} s")
 
-    expected_files = sorted((dataset / "test_data_set_0").glob("output_*.pb"), key=lambda p: int(p.stem[7:]))
     all_ok = True
     for path in expected_files:
         name, expected = read_tensor(path)
