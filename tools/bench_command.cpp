@@ -39,7 +39,8 @@ int benchCommand(const CliOptions &options) {
   if (!prepared) return reportUserError(prepared.status());
   const std::string &model = options.positional[0];
   codegen::setJitCacheEnabled(false);  // compile_ms times a real compilation
-  auto compiled = codegen::compileJit(prepared->graph, prepared->plan, compileOptionsFrom(options));
+  // bench only runs the compiled code: the weights it reads packed are freed from the graph as they are packed.
+  auto compiled = codegen::compileJitReleasingPackedConstants(prepared->graph, prepared->plan, compileOptionsFrom(options));
   if (!compiled) return reportCompileError(compiled.status(), model);
   codegen::CompiledModel &runner = **compiled;
 

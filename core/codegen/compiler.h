@@ -36,6 +36,14 @@ class CompiledModel {
 Expected<std::unique_ptr<CompiledModel>> compileJit(const ir::Graph &graph, const analysis::MemoryPlan &plan,
                                                     const CompileOptions &options);
 
+/// compileJit that frees from `graph` the data of each constant the code reads only re-laid-out (packed
+/// GEMM/conv panels) as soon as the last kernel reading it is built, so that the process never holds those
+/// weights twice. The graph keeps its nodes and types, but those values stop being constants: only for callers
+/// that neither interpret nor compile the graph again (fluidml bench).
+Expected<std::unique_ptr<CompiledModel>> compileJitReleasingPackedConstants(ir::Graph &graph,
+                                                                            const analysis::MemoryPlan &plan,
+                                                                            const CompileOptions &options);
+
 /// Writes DIR/libmodel.so (no LLVM or protobuf needed at run time), DIR/model.h (the C API) and
 /// DIR/weights.bin (the weights blob, memory-mapped by the library), plus DIR/model.json (tensor metadata).
 Status compileAot(const ir::Graph &graph, const analysis::MemoryPlan &plan, const std::string &outputDir,

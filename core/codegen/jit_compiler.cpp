@@ -5,11 +5,15 @@
 // code reaches through a table of their addresses (no second copy of the weights in memory); run() only checks
 // and calls. The object code is cached on disk (jit_cache.h): compiling a model seen before only links.
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -220,8 +224,11 @@ std::string jitCacheDirectory() {
 void setJitCacheEnabled(bool enabled) { cacheEnabled.store(enabled); }
 bool lastJitCompileWasCached() { return lastCompileCached.load(); }
 
-Expected<std::unique_ptr<CompiledModel>> compileJit(const ir::Graph &graph, const analysis::MemoryPlan &plan,
-                                                    const CompileOptions &options) {
+namespace {
+
+Expected<std::unique_ptr<CompiledModel>> compileJitWith(const ir::Graph &graph, const analysis::MemoryPlan &plan,
+                                                        const CompileOptions &options,
+                                                        std::function<void(ir::ValueId)> constantConsumed) {
   const auto start = std::chrono::steady_clock::now();
   lastCompileCached.store(false);
   const std::vector<std::string> missing = unloweredOps(graph);
@@ -240,22 +247,26 @@ Expected<std::unique_ptr<CompiledModel>> compileJit(const ir::Graph &graph, cons
   ModuleBuildOptions buildOptions;
   buildOptions.constantPointerTable = true;
   buildOptions.constantAlignment.assign(graph.valueCapacity(), 1);
-  std::vector<ir::Tensor> held(graph.valueCapacity());
+  std::vector<ir::Tensor> clones(graph.valueCapacity());  // of constants that view memory the graph may not keep
   for (ir::ValueId v : graph.constants()) {
-    ir::Tensor constant = graph.value(v).constant;
-    if (!constant.ownsData()) constant = constant.clone();  // a view of memory the graph may not keep
-    const auto address = reinterpret_cast<uintptr_t>(constant.rawData());
+    const ir::Tensor &constant = graph.value(v).constant;
+    if (!constant.ownsData()) clones[static_cast<size_t>(v)] = constant.clone();
+    const ir::Tensor &read = constant.ownsData() ? constant : clones[static_cast<size_t>(v)];
+    const auto address = reinterpret_cast<uintptr_t>(read.rawData());
     buildOptions.constantAlignment[static_cast<size_t>(v)] = address % 64 == 0 ? 64 : (address % 16 == 0 ? 16 : 1);
-    held[static_cast<size_t>(v)] = std::move(constant);
   }
+  buildOptions.constantConsumed = std::move(constantConsumed);
   FLUIDML_ASSIGN_OR_RETURN(BuiltModule built, buildModule(*context, graph, plan, *targetMachine, buildOptions));
-  // The model keeps only what the code reads: constants read as they are, and the derived weights.
+  // The model keeps only what the code reads: constants read as they are (shared buffers), derived weights.
   for (WeightsLayout::Entry &entry : built.weights.entries) {
-    ir::Tensor data = entry.constant != ir::kNoValue ? held[static_cast<size_t>(entry.constant)] : std::move(entry.data);
+    ir::Tensor data = entry.constant != ir::kNoValue && !clones[static_cast<size_t>(entry.constant)].isNull()
+                          ? clones[static_cast<size_t>(entry.constant)]
+                          : std::move(entry.data);
     model->constantTable_.push_back(data.rawData());
     model->constants_.push_back(std::move(data));
   }
-  held.clear();
+  clones.clear();
+  built.weights.entries.clear();
   const size_t weightsBytes = built.weights.bytes;
   std::unique_ptr<llvm::Module> module = std::move(built.module);
   const auto builtAt = std::chrono::steady_clock::now();
@@ -310,6 +321,29 @@ Expected<std::unique_ptr<CompiledModel>> compileJit(const ir::Graph &graph, cons
   model->outputPointers_.assign(model->outputTypes_.size(), nullptr);
   model->compileMs_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return std::unique_ptr<CompiledModel>(std::move(model));
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<CompiledModel>> compileJit(const ir::Graph &graph, const analysis::MemoryPlan &plan,
+                                                    const CompileOptions &options) {
+  return compileJitWith(graph, plan, options, nullptr);
+}
+
+Expected<std::unique_ptr<CompiledModel>> compileJitReleasingPackedConstants(ir::Graph &graph,
+                                                                            const analysis::MemoryPlan &plan,
+                                                                            const CompileOptions &options) {
+  size_t released = 0;
+  auto compiled = compileJitWith(graph, plan, options, [&graph, &released](ir::ValueId v) {
+    released += graph.value(v).constant.bytes();
+    graph.value(v).constant = ir::Tensor();
+#ifdef __GLIBC__
+    malloc_trim(0);  // glibc keeps freed heap pages resident; without this the peak RSS holds both forms anyway
+#endif
+  });
+  if (std::getenv("FLUIDML_COMPILE_TIMES") != nullptr)
+    std::fprintf(stderr, "compileJit: freed %.1f MiB of constants read only packed\n", released / 1048576.0);
+  return compiled;
 }
 
 }  // namespace fluidml::codegen

@@ -10,6 +10,7 @@
 #include "core/codegen/module_builder.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <map>
 #include <system_error>
@@ -83,9 +84,13 @@ class ModuleEmitter {
   /// Alignment the plan guarantees for a value's address (1 for caller buffers).
   uint64_t alignmentOf(ir::ValueId value) const;
   Status emitKernel(const ir::Node &node);
+  /// After `node`'s kernel (its call in the entry: `call`): notes which constants it read as they are, and
+  /// reports the constants whose last reader it was and that nobody reads raw (ModuleBuildOptions::constantConsumed).
+  void noteConstantReads(const ir::Node &node, llvm::CallInst *call);
   /// Rewrites `kernel` to take the global variables it names as extra pointer arguments (passed by `call`), so
   /// that kernels identical but for their scratch globals (repeated layers) become identical functions.
-  void passGlobalsAsArguments(llvm::Function *kernel, llvm::CallInst *call);
+  /// Returns the call that replaced `call`.
+  llvm::CallInst *passGlobalsAsArguments(llvm::Function *kernel, llvm::CallInst *call);
   /// Lays out the weights the code still reads (graph constants read as they are, derived weights) and
   /// replaces their placeholder globals by addresses computed in the entry.
   WeightsLayout bindWeights();
@@ -109,6 +114,9 @@ class ModuleEmitter {
   bool pointerTable_ = false;                // ModuleBuildOptions::constantPointerTable
   std::vector<uint64_t> constantAlignment_;  // by value id, in pointer-table mode
   std::vector<llvm::GlobalVariable *> constantPlaceholder_;  // by value id, until bindWeights
+  std::function<void(ir::ValueId)> constantConsumed_;
+  std::vector<int> kernelReadsLeft_;  // by value id: kernels still to build that read the constant
+  std::vector<bool> readRaw_;         // by value id: something reads the constant as it is
   DerivedWeights derivedWeights_;
 };
 
@@ -231,11 +239,12 @@ Status ModuleEmitter::emitKernel(const ir::Node &node) {
   Status status = lowering->emit(kc);
   if (!status.isOk()) return status.withContext(nodeContext(node));
   if (kb.GetInsertBlock()->getTerminator() == nullptr) kb.CreateRetVoid();
-  passGlobalsAsArguments(kernel, call);
+  call = passGlobalsAsArguments(kernel, call);
+  noteConstantReads(node, call);
   return Status::ok();
 }
 
-void ModuleEmitter::passGlobalsAsArguments(llvm::Function *kernel, llvm::CallInst *call) {
+llvm::CallInst *ModuleEmitter::passGlobalsAsArguments(llvm::Function *kernel, llvm::CallInst *call) {
   llvm::SetVector<llvm::GlobalVariable *> globals;
   std::function<void(llvm::Value *)> collect = [&](llvm::Value *v) {
     if (auto *g = llvm::dyn_cast<llvm::GlobalVariable>(v)) {
@@ -247,7 +256,7 @@ void ModuleEmitter::passGlobalsAsArguments(llvm::Function *kernel, llvm::CallIns
   for (llvm::BasicBlock &block : *kernel)
     for (llvm::Instruction &inst : block)
       for (llvm::Value *op : inst.operands()) collect(op);
-  if (globals.empty()) return;
+  if (globals.empty()) return call;
   std::vector<llvm::Constant *> constants(globals.begin(), globals.end());
   llvm::convertUsersOfConstantsToInstructions(constants, kernel);
 
@@ -281,9 +290,30 @@ void ModuleEmitter::passGlobalsAsArguments(llvm::Function *kernel, llvm::CallIns
   std::vector<llvm::Value *> args(call->arg_begin(), call->arg_end());
   args.insert(args.end(), globals.begin(), globals.end());
   llvm::IRBuilder<> at(call);
-  at.CreateCall(replacement, args);
+  llvm::CallInst *replacementCall = at.CreateCall(replacement, args);
   call->eraseFromParent();
   kernel->eraseFromParent();
+  return replacementCall;
+}
+
+void ModuleEmitter::noteConstantReads(const ir::Node &node, llvm::CallInst *call) {
+  llvm::Function *callee = call->getCalledFunction();
+  for (unsigned a = 0; a < call->arg_size(); ++a) {
+    auto *placeholder = llvm::dyn_cast<llvm::GlobalVariable>(call->getArgOperand(a));
+    if (placeholder == nullptr) continue;
+    for (ir::ValueId v : node.inputs)
+      if (v != ir::kNoValue && constantPlaceholder_[static_cast<size_t>(v)] == placeholder &&
+          !callee->getArg(a)->use_empty())
+        readRaw_[static_cast<size_t>(v)] = true;
+  }
+  if (!constantConsumed_) return;
+  std::vector<ir::ValueId> seen;
+  for (ir::ValueId v : node.inputs) {
+    if (v == ir::kNoValue || !graph_.value(v).isConstant() || std::find(seen.begin(), seen.end(), v) != seen.end())
+      continue;
+    seen.push_back(v);
+    if (--kernelReadsLeft_[static_cast<size_t>(v)] == 0 && !readRaw_[static_cast<size_t>(v)]) constantConsumed_(v);
+  }
 }
 
 Expected<BuiltModule> ModuleEmitter::build(const ModuleBuildOptions &options) {
@@ -303,6 +333,11 @@ Expected<BuiltModule> ModuleEmitter::build(const ModuleBuildOptions &options) {
   if (plan_.storage.size() != capacity) return Status::error("the memory plan was made for another graph");
   pointers_.assign(capacity, nullptr);
   constantPlaceholder_.assign(capacity, nullptr);
+  constantConsumed_ = options.constantConsumed;
+  readRaw_.assign(capacity, false);
+  kernelReadsLeft_.assign(capacity, 0);
+  for (ir::ValueId v : graph_.outputs())
+    if (v != ir::kNoValue) readRaw_[static_cast<size_t>(v)] = true;
   inputSlot_.assign(capacity, -1);
   outputSlot_.assign(capacity, -1);
   for (size_t k = 0; k < graph_.inputs().size(); ++k) {
@@ -325,6 +360,14 @@ Expected<BuiltModule> ModuleEmitter::build(const ModuleBuildOptions &options) {
   b.SetInsertPoint(llvm::BasicBlock::Create(context_, "entry", entry_));
 
   for (ir::NodeId id : graph_.order()) {
+    std::vector<ir::ValueId> seen;
+    for (ir::ValueId in : graph_.node(id).inputs)
+      if (in != ir::kNoValue && graph_.value(in).isConstant() && std::find(seen.begin(), seen.end(), in) == seen.end()) {
+        seen.push_back(in);
+        ++kernelReadsLeft_[static_cast<size_t>(in)];
+      }
+  }
+  for (ir::NodeId id : graph_.order()) {
     const ir::Node &node = graph_.node(id);
     bool anyStorage = false;
     bool allViews = true;
@@ -334,6 +377,10 @@ Expected<BuiltModule> ModuleEmitter::build(const ModuleBuildOptions &options) {
       if (kind == analysis::StorageKind::None) continue;
       anyStorage = true;
       if (kind != analysis::StorageKind::View) allViews = false;
+    }
+    if (!anyStorage || allViews || isByteCopyNode(graph_, node)) {  // a view or a copy of a constant reads it raw
+      for (ir::ValueId in : node.inputs)
+        if (in != ir::kNoValue) readRaw_[static_cast<size_t>(in)] = true;
     }
     if (!anyStorage || allViews) continue;  // views cost nothing
     if (isByteCopyNode(graph_, node)) {
@@ -378,8 +425,9 @@ WeightsLayout ModuleEmitter::bindWeights() {
   std::vector<llvm::GlobalVariable *> placeholders;  // by layout entry
   // Graph constants: a kernel argument the kernel never reads gets a null pointer instead (its parameter
   // attributes dropped); a constant nobody reads as it is stays out of the blob.
-  for (ir::ValueId v : graph_.constants()) {
-    llvm::GlobalVariable *placeholder = constantPlaceholder_[static_cast<size_t>(v)];
+  for (size_t index = 0; index < constantPlaceholder_.size(); ++index) {
+    const auto v = static_cast<ir::ValueId>(index);
+    llvm::GlobalVariable *placeholder = constantPlaceholder_[index];
     if (placeholder == nullptr) continue;
     for (llvm::Use &use : llvm::make_early_inc_range(placeholder->uses())) {
       auto *call = llvm::dyn_cast<llvm::CallInst>(use.getUser());
@@ -395,6 +443,7 @@ WeightsLayout ModuleEmitter::bindWeights() {
       placeholder->eraseFromParent();
       continue;
     }
+    assert(graph_.value(v).isConstant() && "a constant read raw was reported consumed");
     layout.entries.push_back({v, graph_.value(v).name, graph_.value(v).constant, 0});
     placeholders.push_back(placeholder);
   }

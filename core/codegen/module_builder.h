@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,6 +54,9 @@ struct ModuleBuildOptions {
   /// blob laid out by BuiltModule::weights (AOT).
   bool constantPointerTable = false;
   std::vector<uint64_t> constantAlignment;
+  /// When set, called for each graph constant as soon as every kernel that reads it has been built and none
+  /// reads it as it is (they read derived weights made from it): the caller may free its data then.
+  std::function<void(ir::ValueId)> constantConsumed;
 };
 
 /// The module, its weights, and the state block: mutable zero-initialized globals of the kernels (shared

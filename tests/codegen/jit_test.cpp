@@ -191,3 +191,25 @@ TEST_CASE("JIT: constant GEMM operands are packed at compile time and held once"
   REQUIRE(compiled2.hasValue());
   CHECK((*compiled2)->weightsBytes() >= kPanelsBytes + 40 * 48 * 4);
 }
+
+TEST_CASE("JIT: compiling with release frees the constants read only packed, and still runs right", "[llvm][jit]") {
+  ir::GraphBuilder b = test::makeBuilder();
+  ValueId x = b.input("x", DType::Float32, {40, 40});
+  ValueId w = b.constant("w", test::randomFloats({40, 48}, 21));  // read packed only
+  ValueId v = b.constant("v", test::randomFloats({40, 40}, 22));  // packed by a MatMul, raw by an Add
+  ValueId h = b.op("MatMul", {x, v});
+  b.output(b.op("MatMul", {b.op("Add", {h, v}), w}));
+  auto graph = std::move(b).build();
+  REQUIRE(graph.hasValue());
+  const Tensor input = test::randomFloats({40, 40}, 23);
+  const std::vector<Tensor> expected = test::runGraph(*graph, {input});
+  auto plan = analysis::planMemory(*graph, {});
+  REQUIRE(plan.hasValue());
+  auto compiled = codegen::compileJitReleasingPackedConstants(*graph, *plan, {});
+  REQUIRE(compiled.hasValue());
+  CHECK_FALSE(graph->value(w).isConstant());
+  CHECK(graph->value(v).isConstant());
+  std::vector<Tensor> outputs{Tensor::zeros(DType::Float32, {40, 48})};
+  REQUIRE((*compiled)->run({input}, outputs).isOk());
+  requireClose(expected[0], outputs[0]);
+}
