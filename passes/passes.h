@@ -14,6 +14,7 @@ PassFactoryResult createEliminateDeadCodePass(const nlohmann::json &options);
 PassFactoryResult createEliminateIdentityPass(const nlohmann::json &options);
 PassFactoryResult createSchedulePass(const nlohmann::json &options);
 PassFactoryResult createMemoryPlanPass(const nlohmann::json &options);
+PassFactoryResult createFuseEpiloguesPass(const nlohmann::json &options);
 
 /// Every standard pass, registered once.
 const pass::PassRegistry &standardPassRegistry();

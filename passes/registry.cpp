@@ -12,6 +12,9 @@ const pass::PassRegistry &standardPassRegistry() {
           createEliminateDeadCodePass);
     r.add("eliminate-identity", "remove Identity, inference Dropout, no-op Cast/Reshape and collapse Reshape chains",
           createEliminateIdentityPass);
+    r.add("fuse-epilogues",
+          "fold the Add/Relu/Clip/Sigmoid/SiLU chain after a Conv/MatMul into one fluidml.FusedConv/FusedMatMul",
+          createFuseEpiloguesPass);
     r.add("schedule", "reorder operators (memory-aware topological order, or keep the import order)",
           createSchedulePass);
     r.add("memory-plan", "place every intermediate tensor in one arena by lifetimes (naive, greedy-size, best-of)",

@@ -25,6 +25,7 @@ const OpRegistry &OpRegistry::instance() {
     registerIndexingOps(r);
     registerLinalgOps(r);
     registerNormalizationOps(r);
+    registerFusedOps(r);
     return r;
   }();
   return registry;

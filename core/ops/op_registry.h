@@ -19,6 +19,8 @@ class InferContext {
   InferContext(const ir::Graph &graph, const ir::Node &node);
 
   const ir::Node &node() const { return node_; }
+  /// The graph the node's operands live in (a rule may infer a related node over it, as the fused ops do).
+  const ir::Graph &graph() const { return graph_; }
   /// The opset version of the node's domain in the model.
   int64_t opset() const { return opset_; }
   size_t inputCount() const { return node_.inputs.size(); }
@@ -96,5 +98,7 @@ void registerShapeOps(OpRegistry &registry);
 void registerIndexingOps(OpRegistry &registry);
 void registerLinalgOps(OpRegistry &registry);
 void registerNormalizationOps(OpRegistry &registry);
+/// fluidml.FusedConv / fluidml.FusedMatMul (core/ops/fused.cpp; see fused_epilogue.h).
+void registerFusedOps(OpRegistry &registry);
 
 }  // namespace fluidml::ops
