@@ -3,12 +3,15 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstdint>
 
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/DerivedTypes.h>
 #include <llvm/IR/GlobalVariable.h>
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/Metadata.h>
+
+#include "core/codegen/vector_math.h"
 
 namespace fluidml::codegen::gemm {
 
@@ -73,6 +76,7 @@ struct TileContext {
   bool bPadded = false;             // B columns past n read as zeros (panels): no load masks
   llvm::Value *cBase = nullptr;     // C of this batch item
   llvm::Value *biasBase = nullptr;  // bias of this batch item (or nullptr)
+  std::vector<llvm::Value *> operandBases;  // fused steps' operands of this batch item (by step; nullptr if none)
   llvm::Value *j0 = nullptr;        // first column of the panel
   llvm::Value *k0 = nullptr;        // first k of the block
   llvm::Value *kc = nullptr;        // k-block length
@@ -140,7 +144,7 @@ void emitMicroKernel(KernelBuilder &b, const TileContext &t, llvm::Value *tile, 
       }
   });
   const Epilogue &e = s.epilogue;
-  if (e.alpha != 1.0f || e.bias != nullptr) {
+  if (e.alpha != 1.0f || e.bias != nullptr || !e.steps.empty()) {
     emitIf(b, t.isLast, [&] {
       for (int64_t r = 0; r < mr; ++r)
         for (int64_t v = 0; v < vectors; ++v) {
@@ -161,6 +165,15 @@ void emitMicroKernel(KernelBuilder &b, const TileContext &t, llvm::Value *tile, 
             if (e.beta != 1.0f) bias = ir.CreateFMul(bias, splat(b, llvm::ConstantFP::get(f32(b), e.beta)));
             value = ir.CreateFAdd(value, bias);
           }
+          if (!e.steps.empty())
+            value = applyFusedSteps(b, e.steps, value, [&](size_t step) {
+              const EpilogueOperand &o = e.operands[step];
+              llvm::Value *base = t.operandBases[step];
+              llvm::Value *rowOffset = mul(b, ir.CreateAdd(i0, b.i64(r)), o.rowStride);
+              if (o.colStride == 0) return splat(b, ir.CreateAlignedLoad(f32(b), at(b, base, rowOffset), llvm::Align(4)));
+              llvm::Value *offset = ir.CreateAdd(ir.CreateAdd(rowOffset, t.j0), b.i64(v * kLanes));
+              return loadVector(b, at(b, base, offset), maskOf(v));
+            });
           ir.CreateStore(value, slot);
         }
     });
@@ -278,6 +291,13 @@ void emitGemm(KernelBuilder &b, const GemmSpec &s) {
   std::vector<llvm::Value *> captures{s.a.base, s.c};
   if (s.b.base != nullptr) captures.push_back(s.b.base);
   if (s.epilogue.bias != nullptr) captures.push_back(s.epilogue.bias);
+  const size_t operandsBegin = captures.size();
+  std::vector<size_t> operandCapture(s.epilogue.steps.size(), SIZE_MAX);
+  for (size_t step = 0; step < s.epilogue.steps.size(); ++step)
+    if (s.epilogue.operands[step].base != nullptr) {
+      operandCapture[step] = captures.size() - operandsBegin;
+      captures.push_back(s.epilogue.operands[step].base);
+    }
   const size_t extraBegin = captures.size();
   captures.insert(captures.end(), s.b.captures.begin(), s.b.captures.end());
 
@@ -300,6 +320,16 @@ void emitGemm(KernelBuilder &b, const GemmSpec &s) {
     t.cBase = at(b, cCap, batchOffset(b, item, s.batch.shape, s.batch.cStrides));
     llvm::Value *bBase = bCap ? at(b, bCap, batchOffset(b, item, s.batch.shape, s.batch.bStrides)) : nullptr;
     t.biasBase = biasCap ? at(b, biasCap, batchOffset(b, item, s.batch.shape, s.batch.biasStrides)) : nullptr;
+    for (size_t step = 0; step < s.epilogue.steps.size(); ++step) {
+      if (operandCapture[step] == SIZE_MAX) {
+        t.operandBases.push_back(nullptr);
+        continue;
+      }
+      const EpilogueOperand &o = s.epilogue.operands[step];
+      llvm::Value *base = cap[operandsBegin + operandCapture[step]];
+      t.operandBases.push_back(o.batchStrides.empty() ? base
+                                                      : at(b, base, batchOffset(b, item, s.batch.shape, o.batchStrides)));
+    }
     llvm::Value *scratch = nullptr;
     if (s.b.kind == OperandB::Kind::Fill) scratch = entryAlloca(b, f32(b), scratchK * kNR, 64, "bpanel");
 
@@ -443,6 +473,38 @@ llvm::Value *packConstantA(KernelBuilder &b, const std::string &key, const ir::T
                            int64_t k, int64_t rowStride, int64_t kStride, int64_t batchStride) {
   return packConstantAMapped(b, key + ".k" + std::to_string(kStride), src, count, m, k, rowStride, batchStride,
                              [kStride](int64_t p) { return p * kStride; });
+}
+
+// ---- fused epilogue steps -------------------------------------------------------------------------------------
+
+llvm::Value *applyFusedSteps(KernelBuilder &b, const std::vector<ops::EpilogueStep> &steps, llvm::Value *values,
+                             const std::function<llvm::Value *(size_t step)> &operand) {
+  llvm::IRBuilder<> &ir = b.ir();
+  auto constant = [&](float c) { return splat(b, llvm::ConstantFP::get(f32(b), c)); };
+  for (size_t step = 0; step < steps.size(); ++step) {
+    const ops::EpilogueStep &s = steps[step];
+    switch (s.kind) {
+      case ops::EpilogueKind::Add:
+        values = ir.CreateFAdd(values, operand(step));
+        break;
+      case ops::EpilogueKind::Relu:  // x < 0 ? 0 : x (NaN passes, as the reference's std::max(x, 0))
+        values = ir.CreateSelect(ir.CreateFCmpOLT(values, constant(0.0f)), constant(0.0f), values);
+        break;
+      case ops::EpilogueKind::Clip: {  // std::min(std::max(x, lo), hi)
+        llvm::Value *lo = constant(s.clipMin), *hi = constant(s.clipMax);
+        values = ir.CreateSelect(ir.CreateFCmpOLT(values, lo), lo, values);
+        values = ir.CreateSelect(ir.CreateFCmpOLT(hi, values), hi, values);
+        break;
+      }
+      case ops::EpilogueKind::Sigmoid:
+        values = sigmoidVector(b, values);
+        break;
+      case ops::EpilogueKind::SiLU:
+        values = ir.CreateFMul(values, sigmoidVector(b, values));
+        break;
+    }
+  }
+  return values;
 }
 
 // ---- vector helpers ------------------------------------------------------------------------------------------

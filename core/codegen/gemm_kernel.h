@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "core/codegen/kernel_builder.h"
+#include "core/ops/fused_epilogue.h"
 
 namespace fluidml::codegen::gemm {
 
@@ -77,13 +78,31 @@ struct OperandB {
 
 /// What is added to alpha * A B: beta * bias(i, j) = beta * bias[i * rowStride + j * colStride] (strides 0 or
 /// more; colStride must be 0 or 1).
+/// A fused step's operand as the GEMM reads it: element (i, j) at base[i * rowStride + j * colStride] plus the
+/// batch item's offset (batchStrides, one per batch dim; empty = none); colStride 0 or 1.
+struct EpilogueOperand {
+  llvm::Value *base = nullptr;
+  int64_t rowStride = 0;
+  int64_t colStride = 0;
+  std::vector<int64_t> batchStrides;
+};
+
+/// What is done to alpha * A B before C is stored: + beta * bias(i, j) (bias[i * rowStride + j * colStride],
+/// colStride 0 or 1), then the fused steps in order (ops::EpilogueStep semantics; `operands` by step, used by
+/// Add steps). Applied once, after the last k-block.
 struct Epilogue {
   float alpha = 1.0f;
   float beta = 1.0f;
   llvm::Value *bias = nullptr;
   int64_t biasRowStride = 0;
   int64_t biasColStride = 0;
+  std::vector<ops::EpilogueStep> steps;
+  std::vector<EpilogueOperand> operands;
 };
+
+/// Applies fused steps to a <16 x float> vector; `operand(step)` gives the lanes of that Add step's operand.
+llvm::Value *applyFusedSteps(KernelBuilder &b, const std::vector<ops::EpilogueStep> &steps, llvm::Value *values,
+                             const std::function<llvm::Value *(size_t step)> &operand);
 
 struct GemmSpec {
   int64_t m = 0, n = 0, k = 0;

@@ -116,7 +116,7 @@ std::vector<std::string> unloweredOps(const ir::Graph &graph) {
   for (ir::NodeId id : graph.order()) {
     const ir::Node &node = graph.node(id);
     if (isByteCopyNode(graph, node)) continue;
-    if (node.domain.empty() && table.find(node.opType) != nullptr) continue;
+    if (table.find(node.domain, node.opType) != nullptr) continue;
     const std::string name = node.domain.empty() ? node.opType : node.domain + "." + node.opType;
     if (seen.insert(name).second) missing.push_back(name);
   }

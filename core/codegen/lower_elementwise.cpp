@@ -34,6 +34,7 @@
 #include <llvm/IR/Intrinsics.h>
 
 #include "core/codegen/lowering.h"
+#include "core/codegen/vector_math.h"
 #include "core/codegen/strided_nest.h"
 #include "core/ops/op_helpers.h"
 
@@ -1108,6 +1109,12 @@ void registerElementwiseLowerings(LoweringTable &table) {
   t.add("Where", &emitWhere);
   t.add("Cast", &emitCast);
   t.add("CastLike", &emitCast);
+}
+
+llvm::Value *sigmoidVector(KernelBuilder &b, llvm::Value *x) {
+  auto *vector = llvm::dyn_cast<llvm::FixedVectorType>(x->getType());
+  Lanes lanes(b, vector != nullptr ? vector->getNumElements() : 1);
+  return mathSigmoid(lanes, x);
 }
 
 }  // namespace fluidml::codegen

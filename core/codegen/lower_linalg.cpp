@@ -186,6 +186,21 @@ Status emitMatMul(KernelContext &c) {
   s.c = c.outputs[0];
   s.ldc = d.n;
   s.name = "matmul";
+  if (c.epilogue != nullptr && d.k > 0) {  // fused steps, applied as C is stored
+    s.epilogue.steps = c.epilogue->steps;
+    for (size_t step = 0; step < c.epilogue->steps.size(); ++step) {
+      gemm::EpilogueOperand o;
+      o.base = c.epilogue->operands[step];
+      if (o.base != nullptr) {
+        const bool full = c.epilogue->steps[step].broadcast == ops::OperandBroadcast::Full;
+        o.rowStride = full ? d.n : 0;
+        o.colStride = 1;
+        if (!sharedB) o.batchStrides = full ? batch.cStrides : std::vector<int64_t>(batch.shape.size(), 0);
+      }
+      s.epilogue.operands.push_back(o);
+    }
+    c.epilogueApplied = true;
+  }
   gemm::emitGemm(c.b, s);
   return Status::ok();
 }

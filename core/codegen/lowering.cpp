@@ -18,14 +18,15 @@ const LoweringTable &LoweringTable::instance() {
     registerLinalgLowerings(t);
     registerNormalizationLowerings(t);
     registerIndexingLowerings(t);
+    registerFusedLowerings(t);
     return t;
   }();
   return table;
 }
 
-const LoweringEntry *LoweringTable::find(std::string_view opType) const {
+const LoweringEntry *LoweringTable::find(std::string_view domain, std::string_view opType) const {
   for (const LoweringEntry &entry : entries_)
-    if (entry.opType == opType) return &entry;
+    if (entry.opType == opType && entry.domain == domain) return &entry;
   return nullptr;
 }
 

@@ -170,8 +170,8 @@ llvm::Value *ModuleEmitter::pointerOf(ir::ValueId value) {
 Status ModuleEmitter::emitKernel(const ir::Node &node) {
   llvm::IRBuilder<> &b = *builder_;
   llvm::Type *ptrType = b.getPtrTy();
-  const LoweringEntry *lowering = LoweringTable::instance().find(node.opType);
-  if (lowering == nullptr || !node.domain.empty())
+  const LoweringEntry *lowering = LoweringTable::instance().find(node.domain, node.opType);
+  if (lowering == nullptr)
     return Status::error(nodeContext(node) + ": no code generation for op " + node.opType);
 
   // Operands actually passed: present inputs, then outputs that have storage.
