@@ -19,51 +19,12 @@ with the error), 2 on a usage error.
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-ROOT = BENCH_DIR.parent
-DEFAULT_MODELS = ["bert-base", "convbert-base", "ibert-base", "gpt-neox", "vgg16", "efficientnet-b0", "resnet50",
-                  "mobilenet-v2"]
-MIB = 1024.0 * 1024.0
-
-
-class BenchError(Exception):
-    pass
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
-
-
-def run_process(cmd, timeout):
-    """Runs cmd; returns stdout, or raises BenchError with the tail of its output."""
-    try:
-        proc = subprocess.run([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise BenchError(f"timed out after {timeout} s: {' '.join(map(str, cmd))}")
-    except OSError as e:
-        raise BenchError(f"cannot run {cmd[0]}: {e}")
-    if proc.returncode != 0:
-        tail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-3:]
-        raise BenchError(f"{Path(str(cmd[0])).name} exited {proc.returncode}: {' | '.join(tail) or '(no output)'}")
-    return proc.stdout
-
-
-def dataset_model(args, name):
-    """datasets/cache/NAME-seed0/model.onnx, made with `fluidml datasets make NAME` when missing."""
-    model = ROOT / "datasets" / "cache" / f"{name}-seed0" / "model.onnx"
-    if not model.exists():
-        log(f"[{name}] making the dataset: {args.fluidml} datasets make {name}")
-        run_process([args.fluidml, "datasets", "make", name], timeout=3600)
-        if not model.exists():
-            raise BenchError(f"`fluidml datasets make {name}` did not write {model}")
-    return model
+from bench_common import DEFAULT_MODELS, MIB, ROOT, BenchError, dataset_dir, log, run_process
 
 
 def write_raw_inputs(dataset, out_dir):
@@ -90,7 +51,7 @@ def write_raw_inputs(dataset, out_dir):
 def measure(args, name, work):
     row = {"model": name}
     try:
-        model = dataset_model(args, name)
+        model = dataset_dir(args.fluidml, name) / "model.onnx"
         out_dir = work / name
         if out_dir.exists():
             shutil.rmtree(out_dir)

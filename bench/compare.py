@@ -25,19 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-ROOT = BENCH_DIR.parent
-DEFAULT_MODELS = ["bert-base", "convbert-base", "ibert-base", "gpt-neox", "vgg16", "efficientnet-b0", "resnet50",
-                  "mobilenet-v2"]
-MIB = 1024.0 * 1024.0
-
-
-class BenchError(Exception):
-    pass
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
+from bench_common import BENCH_DIR, DEFAULT_MODELS, MIB, ROOT, BenchError, dataset_dir, log, run_process
 
 
 def tiny_name(name):
@@ -45,20 +33,6 @@ def tiny_name(name):
     if name.endswith("-tiny"):
         return name
     return (name[:-len("-base")] if name.endswith("-base") else name) + "-tiny"
-
-
-def run_process(cmd, timeout):
-    """Runs cmd; returns stdout, or raises BenchError with the tail of stderr."""
-    try:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise BenchError(f"timed out after {timeout} s: {' '.join(map(str, cmd))}")
-    except OSError as e:
-        raise BenchError(f"cannot run {cmd[0]}: {e}")
-    if proc.returncode != 0:
-        tail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-3:]
-        raise BenchError(f"exit {proc.returncode}: {' | '.join(tail) or '(no output)'}")
-    return proc.stdout
 
 
 def parse_json_object(text, what):
@@ -77,17 +51,6 @@ def parse_json_object(text, what):
             except json.JSONDecodeError:
                 continue
     raise BenchError(f"{what} printed no JSON object: {text.strip()[-200:]!r}")
-
-
-def dataset_dir(args, name):
-    """datasets/cache/NAME-seed0, made with `fluidml datasets make NAME` when missing."""
-    directory = ROOT / "datasets" / "cache" / f"{name}-seed0"
-    if not (directory / "model.onnx").is_file() or not (directory / "test_data_set_0").is_dir():
-        log(f"[{name}] making the dataset: {args.fluidml} datasets make {name}")
-        run_process([str(args.fluidml), "datasets", "make", name], timeout=3600)
-    if not (directory / "model.onnx").is_file():
-        raise BenchError(f"`fluidml datasets make {name}` did not write {directory}/model.onnx")
-    return directory
 
 
 def read_tensors(directory, prefix):
@@ -176,7 +139,7 @@ def summarize(rounds):
 def bench_model(args, name, workdir):
     rows = []
     try:
-        directory = dataset_dir(args, name)
+        directory = dataset_dir(args.fluidml, name)
     except BenchError as e:
         log(f"[{name}] dataset: {e}")
         return [{"model": name, "threads": t, "error": f"dataset: {e}"} for t in args.threads]

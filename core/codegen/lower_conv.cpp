@@ -493,25 +493,19 @@ void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) 
   }, "convd");
 }
 
-/// Hands a fused node's steps to the GEMM of a conv: a Full operand has the output's layout (row stride
-/// `fullRowStride`, batch strides `fullBatchStrides`), a PerChannel one the bias's (`channelRowStride`,
-/// `channelColStride`, `channelBatchStrides`).
-void fuseSteps(KernelContext &c, GemmSpec &g, int64_t fullRowStride, const std::vector<int64_t> &fullBatchStrides,
-               int64_t channelRowStride, int64_t channelColStride, const std::vector<int64_t> &channelBatchStrides) {
-  if (c.epilogue == nullptr || g.k == 0) return;
-  g.epilogue.steps = c.epilogue->steps;
-  for (size_t step = 0; step < c.epilogue->steps.size(); ++step) {
+/// Where a fused Add operand sits in a conv GEMM: a Full one has the output's layout (row stride
+/// `fullRowStride`, batch strides `fullBatchStrides`), a PerChannel one the bias's.
+std::function<gemm::EpilogueOperand(ops::OperandBroadcast)> convOperandLayout(
+    int64_t fullRowStride, std::vector<int64_t> fullBatchStrides, int64_t channelRowStride, int64_t channelColStride,
+    std::vector<int64_t> channelBatchStrides) {
+  return [=](ops::OperandBroadcast broadcast) {
     gemm::EpilogueOperand o;
-    o.base = c.epilogue->operands[step];
-    if (o.base != nullptr) {
-      const bool full = c.epilogue->steps[step].broadcast == ops::OperandBroadcast::Full;
-      o.rowStride = full ? fullRowStride : channelRowStride;
-      o.colStride = full ? 1 : channelColStride;
-      o.batchStrides = full ? fullBatchStrides : channelBatchStrides;
-    }
-    g.epilogue.operands.push_back(o);
-  }
-  c.epilogueApplied = true;
+    const bool full = broadcast == ops::OperandBroadcast::Full;
+    o.rowStride = full ? fullRowStride : channelRowStride;
+    o.colStride = full ? 1 : channelColStride;
+    o.batchStrides = full ? fullBatchStrides : channelBatchStrides;
+    return o;
+  };
 }
 
 Status emitConv(KernelContext &c) {
@@ -594,7 +588,8 @@ Status emitConv(KernelContext &c) {
       g.epilogue.biasColStride = 1;
     }
     // Fused steps: rows are images, columns channels.
-    fuseSteps(c, g, /*fullRowStride=*/s.outChannels, {}, /*channelRowStride=*/0, /*channelColStride=*/1, {});
+    fuseSteps(c, g, convOperandLayout(/*fullRowStride=*/s.outChannels, {}, /*channelRowStride=*/0,
+                                      /*channelColStride=*/1, {}));
     g.name = "conv1x1";
     gemm::emitGemm(b, g);
     return Status::ok();
@@ -637,7 +632,7 @@ Status emitConv(KernelContext &c) {
     g.epilogue.biasColStride = 0;
   }
   // Fused steps: rows are the group's output channels, columns positions, batch (image, group).
-  fuseSteps(c, g, positions, g.batch.cStrides, 1, 0, g.batch.biasStrides);
+  fuseSteps(c, g, convOperandLayout(positions, g.batch.cStrides, 1, 0, g.batch.biasStrides));
   g.name = "conv";
   gemm::emitGemm(b, g);
   return Status::ok();

@@ -46,6 +46,21 @@ llvm::Value *scale(KernelBuilder &b, ir::DType dtype, float factor, llvm::Value 
   return b.convert(b.ir().CreateFMul(b.constant(ir::DType::Float32, factor), asFloat), ir::DType::Float32, dtype);
 }
 
+void fuseSteps(KernelContext &c, gemm::GemmSpec &g,
+               const std::function<gemm::EpilogueOperand(ops::OperandBroadcast)> &layout) {
+  if (c.epilogue == nullptr || g.k == 0) return;
+  g.epilogue.steps = c.epilogue->steps;
+  for (size_t step = 0; step < c.epilogue->steps.size(); ++step) {
+    gemm::EpilogueOperand o;
+    if (c.epilogue->operands[step] != nullptr) {
+      o = layout(c.epilogue->steps[step].broadcast);
+      o.base = c.epilogue->operands[step];
+    }
+    g.epilogue.operands.push_back(o);
+  }
+  c.epilogueApplied = true;
+}
+
 std::string constantKey(const KernelContext &c, size_t input) { return "v" + std::to_string(c.node.inputs[input]); }
 
 }  // namespace linalg
@@ -186,21 +201,15 @@ Status emitMatMul(KernelContext &c) {
   s.c = c.outputs[0];
   s.ldc = d.n;
   s.name = "matmul";
-  if (c.epilogue != nullptr && d.k > 0) {  // fused steps, applied as C is stored
-    s.epilogue.steps = c.epilogue->steps;
-    for (size_t step = 0; step < c.epilogue->steps.size(); ++step) {
-      gemm::EpilogueOperand o;
-      o.base = c.epilogue->operands[step];
-      if (o.base != nullptr) {
-        const bool full = c.epilogue->steps[step].broadcast == ops::OperandBroadcast::Full;
-        o.rowStride = full ? d.n : 0;
-        o.colStride = 1;
-        if (!sharedB) o.batchStrides = full ? batch.cStrides : std::vector<int64_t>(batch.shape.size(), 0);
-      }
-      s.epilogue.operands.push_back(o);
-    }
-    c.epilogueApplied = true;
-  }
+  // Fused steps: a Full operand has C's layout, a LastDim one (a bias over columns) is read by column.
+  linalg::fuseSteps(c, s, [&](ops::OperandBroadcast broadcast) {
+    gemm::EpilogueOperand o;
+    const bool full = broadcast == ops::OperandBroadcast::Full;
+    o.rowStride = full ? d.n : 0;
+    o.colStride = 1;
+    if (!sharedB) o.batchStrides = full ? batch.cStrides : std::vector<int64_t>(batch.shape.size(), 0);
+    return o;
+  });
   gemm::emitGemm(c.b, s);
   return Status::ok();
 }

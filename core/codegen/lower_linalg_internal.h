@@ -2,10 +2,12 @@
 // core/codegen.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "core/codegen/gemm_kernel.h"
 #include "core/codegen/lowering.h"
 #include "core/ops/window_geometry.h"
 
@@ -21,6 +23,12 @@ llvm::Value *add(KernelBuilder &b, ir::DType dtype, llvm::Value *x, llvm::Value 
 llvm::Value *mul(KernelBuilder &b, ir::DType dtype, llvm::Value *x, llvm::Value *y);
 /// static_cast<T>(factor * value) as C++ computes it (float factor; double stays double).
 llvm::Value *scale(KernelBuilder &b, ir::DType dtype, float factor, llvm::Value *value);
+
+/// Hands a fused node's steps (c.epilogue) to the GEMM that computes its base op and marks them applied;
+/// `layout` says where an Add operand of each broadcast form sits in the GEMM's (i, j) and batch coordinates.
+/// Nothing is handed over for an empty product (k = 0: the steps then run as a pass over the output).
+void fuseSteps(KernelContext &c, gemm::GemmSpec &g,
+               const std::function<gemm::EpilogueOperand(ops::OperandBroadcast)> &layout);
 
 /// A key naming constant operand `input` of the node (its value id), for globals shared between kernels.
 std::string constantKey(const KernelContext &c, size_t input);
