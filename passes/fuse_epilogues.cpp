@@ -10,6 +10,8 @@
 //   - Clip with constant or omitted bounds (opset >= 11) or bound attributes (older)    -> step Clip (one per node);
 //   - Sigmoid(y) read by a single Mul(y, sig) / Mul(sig, y), y read by exactly those two -> step SiLU;
 //   - Sigmoid as y's only reader                                                        -> step Sigmoid;
+//   - Mul(Mul(y, Add(Erf(Div(y, sqrt 2)), 1)), 0.5), PyTorch's exported exact GELU (operands of Add and the Muls
+//     in either order, constants scalar), y read by the Div and the first Mul only     -> step Gelu;
 // and each value between two absorbed nodes has that one reader (two for SiLU) and is not a graph output, up to
 // `max-steps` steps. The fused node takes the base node's name and the last absorbed node's output value (so
 // graph output names survive) and its place in the order (every operand is ready there). Candidate steps are
@@ -19,6 +21,7 @@
 #include <cctype>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/ops/fused_epilogue.h"
@@ -71,7 +74,7 @@ class FuseEpiloguesPass final : public pass::Pass {
   Expected<pass::PassResult> run(ir::Graph &graph, pass::PassContext &context) override {
     pass::PassResult result;
     for (const char *key : {"fused_conv", "fused_matmul", "absorbed_nodes", "steps_add", "steps_relu", "steps_clip",
-                            "steps_sigmoid", "steps_silu"})
+                            "steps_sigmoid", "steps_silu", "steps_gelu"})
       result.stats[key] = 0;
     const std::vector<ir::NodeId> order = graph.order();
     for (ir::NodeId id : order) {
@@ -186,6 +189,49 @@ class FuseEpiloguesPass final : public pass::Pass {
     return true;
   }
 
+  /// The only reader of `value` (nullptr when it has another count of readers or is a graph output), a node of
+  /// the ai.onnx domain with one output of `value`'s type.
+  static const ir::Node *soleReader(const ir::Graph &graph, ir::ValueId value, std::string_view opType) {
+    const ir::Value &v = graph.value(value);
+    if (v.uses.size() != 1 || graph.isGraphOutput(value)) return nullptr;
+    const ir::Node &reader = graph.node(v.uses[0].node);
+    if (!reader.domain.empty() || reader.opType != opType) return nullptr;
+    return sameTypeOutput(graph, reader, value) != ir::kNoValue ? &reader : nullptr;
+  }
+
+  /// True when binary `node` reads `value` and, as its other operand, a float32 scalar constant equal to `c`.
+  static bool withScalar(const ir::Graph &graph, const ir::Node &node, ir::ValueId value, float c) {
+    if (node.inputs.size() != 2) return false;
+    const ir::ValueId other = node.inputs[0] == value ? node.inputs[1] : node.inputs[0];
+    if (other == ir::kNoValue || (node.inputs[0] != value && node.inputs[1] != value)) return false;
+    const ir::Value &v = graph.value(other);
+    return v.isConstant() && v.constant.dtype() == ir::DType::Float32 && v.constant.numel() == 1 &&
+           v.constant.data<float>()[0] == c;
+  }
+
+  /// Mul(Mul(y, Add(Erf(Div(y, sqrt 2)), 1)), 0.5): y read by exactly the Div and the first Mul.
+  static bool matchGelu(const ir::Graph &graph, ir::ValueId cur, Chain &next) {
+    const std::vector<ir::Use> &uses = graph.value(cur).uses;
+    if (uses.size() != 2) return false;
+    const size_t d = graph.node(uses[0].node).opType == "Div" ? 0 : 1;
+    const ir::Node &div = graph.node(uses[d].node);
+    const ir::Node &mul = graph.node(uses[1 - d].node);
+    if (!div.domain.empty() || div.opType != "Div" || uses[d].operand != 0) return false;
+    if (!withScalar(graph, div, cur, ops::kGeluDivisor) || sameTypeOutput(graph, div, cur) == ir::kNoValue) return false;
+    const ir::Node *erf = soleReader(graph, div.outputs[0], "Erf");
+    const ir::Node *add = erf != nullptr ? soleReader(graph, erf->outputs[0], "Add") : nullptr;
+    if (add == nullptr || !withScalar(graph, *add, erf->outputs[0], 1.0f)) return false;
+    if (!mul.domain.empty() || mul.opType != "Mul" || mul.inputs.size() != 2) return false;
+    if (mul.inputs[static_cast<size_t>(1 - uses[1 - d].operand)] != add->outputs[0]) return false;
+    if (graph.value(add->outputs[0]).uses.size() != 1 || sameTypeOutput(graph, mul, cur) == ir::kNoValue) return false;
+    const ir::Node *half = soleReader(graph, mul.outputs[0], "Mul");
+    if (half == nullptr || !withScalar(graph, *half, mul.outputs[0], 0.5f)) return false;
+    next.steps.push_back("Gelu");
+    next.absorbed.insert(next.absorbed.end(), {div.id, erf->id, add->id, mul.id, half->id});
+    next.result = half->outputs[0];
+    return true;
+  }
+
   /// Relu(y) or Sigmoid(y) as y's only reader.
   static bool matchUnary(const ir::Graph &graph, const ir::Node &reader, ir::ValueId cur, Chain &next) {
     if (reader.opType != "Relu" && reader.opType != "Sigmoid") return false;
@@ -239,7 +285,7 @@ class FuseEpiloguesPass final : public pass::Pass {
     Chain next = chain;
     bool matched = false;
     if (uses.size() == 2) {
-      matched = matchSiLU(graph, cur, next);
+      matched = matchSiLU(graph, cur, next) || matchGelu(graph, cur, next);
     } else if (uses.size() == 1) {
       const ir::Node &reader = graph.node(uses[0].node);
       matched = reader.domain.empty() &&
@@ -276,10 +322,10 @@ class FuseEpiloguesPass final : public pass::Pass {
     graph.setOrder(std::move(order));
     graph.replaceProducedValue(graph.node(fusedId).outputs[0], chain.result);
     // Last reader first, so every node goes once its outputs have no readers left.
-    std::vector<ir::ValueId> orphans;  // Clip's constant bounds
+    std::vector<ir::ValueId> orphans;  // constants only absorbed nodes read (Clip's bounds, GELU's scalars)
     for (auto it = chain.absorbed.rbegin(); it != chain.absorbed.rend(); ++it) {
       const ir::Node &node = graph.node(*it);
-      if (node.opType == "Clip") orphans.insert(orphans.end(), node.inputs.begin() + 1, node.inputs.end());
+      orphans.insert(orphans.end(), node.inputs.begin(), node.inputs.end());
       graph.eraseNode(*it);
     }
     graph.eraseNode(baseId);

@@ -502,6 +502,11 @@ llvm::Value *applyFusedSteps(KernelBuilder &b, const std::vector<ops::EpilogueSt
       case ops::EpilogueKind::SiLU:
         values = ir.CreateFMul(values, sigmoidVector(b, values));
         break;
+      case ops::EpilogueKind::Gelu: {  // x * (erf(x / sqrt 2) + 1) * 0.5, the exported graph's order
+        llvm::Value *e = erfVector(b, ir.CreateFDiv(values, constant(ops::kGeluDivisor)));
+        values = ir.CreateFMul(ir.CreateFMul(values, ir.CreateFAdd(e, constant(1.0f))), constant(0.5f));
+        break;
+      }
     }
   }
   return values;

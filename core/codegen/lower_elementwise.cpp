@@ -1117,4 +1117,10 @@ llvm::Value *sigmoidVector(KernelBuilder &b, llvm::Value *x) {
   return mathSigmoid(lanes, x);
 }
 
+llvm::Value *erfVector(KernelBuilder &b, llvm::Value *x) {
+  auto *vector = llvm::dyn_cast<llvm::FixedVectorType>(x->getType());
+  Lanes lanes(b, vector != nullptr ? vector->getNumElements() : 1);
+  return mathErf(lanes, x);
+}
+
 }  // namespace fluidml::codegen

@@ -10,5 +10,7 @@ namespace fluidml::codegen {
 
 /// The interpreter's stable sigmoid of a float or <N x float> value, as the Sigmoid op computes it.
 llvm::Value *sigmoidVector(KernelBuilder &b, llvm::Value *x);
+/// erf of a float or <N x float> value, as the Erf op computes it.
+llvm::Value *erfVector(KernelBuilder &b, llvm::Value *x);
 
 }  // namespace fluidml::codegen

@@ -24,6 +24,7 @@ std::string_view epilogueName(EpilogueKind kind) {
     case EpilogueKind::Clip: return "Clip";
     case EpilogueKind::Sigmoid: return "Sigmoid";
     case EpilogueKind::SiLU: return "SiLU";
+    case EpilogueKind::Gelu: return "Gelu";
   }
   return "?";
 }
@@ -86,8 +87,10 @@ Expected<std::vector<EpilogueStep>> parseEpilogue(const ir::Node &node,
       step.kind = EpilogueKind::Sigmoid;
     } else if (name == "SiLU") {
       step.kind = EpilogueKind::SiLU;
+    } else if (name == "Gelu") {
+      step.kind = EpilogueKind::Gelu;
     } else {
-      return Status::error("unknown epilogue step '" + name + "' (expected Add, Relu, Clip, Sigmoid or SiLU)");
+      return Status::error("unknown epilogue step '" + name + "' (expected Add, Relu, Clip, Sigmoid, SiLU or Gelu)");
     }
     steps.push_back(step);
   }
@@ -121,6 +124,7 @@ float applyEpilogueStep(const EpilogueStep &step, float value, float operand) {
     case EpilogueKind::Clip: return std::min(std::max(value, step.clipMin), step.clipMax);
     case EpilogueKind::Sigmoid: return sigmoid(value);
     case EpilogueKind::SiLU: return value * sigmoid(value);
+    case EpilogueKind::Gelu: return value * (std::erf(value / kGeluDivisor) + 1.0f) * 0.5f;
   }
   return value;
 }

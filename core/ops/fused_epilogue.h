@@ -1,12 +1,12 @@
 // Fused epilogues: a Conv or MatMul whose output feeds a chain of elementwise ops (bias or residual Add, Relu,
-// Clip, Sigmoid, SiLU) becomes one node of the fluidml domain, `fluidml.FusedConv` / `fluidml.FusedMatMul`,
+// Clip, Sigmoid, SiLU, GELU) becomes one node of the fluidml domain, `fluidml.FusedConv` / `fluidml.FusedMatMul`,
 // that computes the product and applies the chain to each result before it is stored (the fuse-epilogues pass
 // makes them; core/codegen applies the steps in the GEMM's registers). The reference semantics are exactly the
 // unfused chain: the base op's result, then each step in order, in float32.
 //
 // Node form: the base op's inputs (FusedConv: X, W, B — B may be omitted; FusedMatMul: A, B) and attributes,
 // then one input per Add step, in step order. Attribute `epilogue`: the step names, in order ("Add", "Relu",
-// "Clip", "Sigmoid", "SiLU"); `clip_min` / `clip_max` (floats, defaults -inf / +inf) for a Clip step. An Add
+// "Clip", "Sigmoid", "SiLU", "Gelu" = x * (erf(x / sqrt(2)) + 1) * 0.5 in that order, as PyTorch exports it); `clip_min` / `clip_max` (floats, defaults -inf / +inf) for a Clip step. An Add
 // operand has either the output's shape, or (FusedMatMul) the shape [n] / [1, ..., 1, n] of a bias over the
 // last dimension, or (FusedConv) [C, 1, 1] / [1, C, 1, 1] of a bias per output channel. float32 only.
 #pragma once
@@ -25,7 +25,10 @@ inline constexpr std::string_view kFluidmlDomain = "fluidml";
 inline constexpr std::string_view kFusedConv = "FusedConv";
 inline constexpr std::string_view kFusedMatMul = "FusedMatMul";
 
-enum class EpilogueKind { Add, Relu, Clip, Sigmoid, SiLU };
+enum class EpilogueKind { Add, Relu, Clip, Sigmoid, SiLU, Gelu };
+
+/// The divisor of the GELU step, sqrt(2) rounded to float as PyTorch's export writes it.
+inline constexpr float kGeluDivisor = 1.41421353816986083984375f;
 
 /// How an Add operand lines up with the output.
 enum class OperandBroadcast {

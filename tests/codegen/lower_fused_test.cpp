@@ -115,3 +115,16 @@ TEST_CASE("fused Conv: a residual Add of the output's shape, then Relu", "[llvm]
   REQUIRE(graph.hasValue());
   checkFused(std::move(graph).value(), {test::randomFloats({1, 8, 12, 12}, 12), test::randomFloats({1, 8, 12, 12}, 13)}, 1);
 }
+
+TEST_CASE("fused MatMul: bias then PyTorch's exact GELU (the transformer feed-forward)", "[llvm][fused]") {
+  ir::GraphBuilder b = test::makeBuilder();
+  ValueId x = b.input("x", DType::Float32, {1, 19, 32});
+  ValueId w = b.constant("w", test::randomFloats({32, 72}, 31));
+  ValueId h = b.op("Add", {b.op("MatMul", {x, w}), b.constant("bias", test::randomFloats({72}, 32))});
+  ValueId erf = b.op("Erf", {b.op("Div", {h, b.constant("sqrt2", Tensor::scalar(ops::kGeluDivisor))})});
+  ValueId inner = b.op("Mul", {h, b.op("Add", {erf, b.constant("one", Tensor::scalar(1.0f))})});
+  b.output(b.op("Mul", {inner, b.constant("half", Tensor::scalar(0.5f))}));
+  auto graph = std::move(b).build();
+  REQUIRE(graph.hasValue());
+  checkFused(std::move(graph).value(), {test::randomFloats({1, 19, 32}, 33, -3.0f, 3.0f)}, 1);
+}

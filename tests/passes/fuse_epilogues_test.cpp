@@ -435,7 +435,8 @@ TEST_CASE("fused ops: type rule errors", "[passes][fuse-epilogues]") {
   };
   check({a, w}, {{"epilogue", std::vector<std::string>{"Relu"}}}, "");
   check({a, w}, {}, "epilogue");
-  check({a, w}, {{"epilogue", std::vector<std::string>{"Gelu"}}}, "Gelu");
+  check({a, w}, {{"epilogue", std::vector<std::string>{"Gelu"}}}, "");
+  check({a, w}, {{"epilogue", std::vector<std::string>{"Tanh"}}}, "Tanh");
   check({a, w}, {{"epilogue", std::vector<std::string>{"Add"}}}, "operand");
   check({a, w, a}, {{"epilogue", std::vector<std::string>{"Relu"}}}, "no epilogue step uses");
   check({a, a}, {{"epilogue", std::vector<std::string>{"Relu"}}}, "inner dimensions");  // MatMul's own rule
