@@ -67,8 +67,11 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < fluidml_model_output_bytes(2) / 4; ++i) nonzero += first[i] != 0.0f;
     if (!nonzero) return 11;
     fluidml_model_destroy(z);
+    for (int k = 0; k < 3; ++k) free(zouts[k]);
   }
   fluidml_model_destroy(m);
+  for (int k = 0; k < ni; ++k) free((void *)in[k]);
+  for (int k = 0; k < no; ++k) free(out[k]);
   fluidml_model *bad = fluidml_model_create("/nonexistent/weights.bin", 1);
   if (bad || fluidml_model_last_error()[0] == 0) return 7;
   return 0;
@@ -133,8 +136,13 @@ TEST_CASE("AOT: libmodel.so from a C program matches the interpreter", "[llvm][a
   CHECK(libraries.find("protobuf") == std::string::npos);
 
   { std::ofstream(dir / "app.c") << kProgram; }
-  const std::string build = "cc -O1 -o " + (dir / "app").string() + " " + (dir / "app.c").string() + " -I" +
-                            dir.string() + " -L" + dir.string() + " -lmodel -Wl,-rpath," + dir.string();
+#ifdef FLUIDML_AOT_SANITIZE
+  const std::string sanitize = " -fsanitize=address,undefined";  // libmodel.so is sanitized too: ASan must come first
+#else
+  const std::string sanitize;
+#endif
+  const std::string build = "cc -O1" + sanitize + " -o " + (dir / "app").string() + " " + (dir / "app.c").string() +
+                            " -I" + dir.string() + " -L" + dir.string() + " -lmodel -Wl,-rpath," + dir.string();
   REQUIRE(std::system(build.c_str()) == 0);
 
   const Tensor input = test::randomFloats({8, 40}, 21);
