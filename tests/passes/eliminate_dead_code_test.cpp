@@ -3,6 +3,7 @@
 
 #include "core/ir/verifier.h"
 #include "passes/passes.h"
+#include "tests/passes/pass_test_util.h"
 #include "tests/test_util.h"
 
 using namespace fluidml;
@@ -10,38 +11,15 @@ using namespace fluidml::ir;
 
 namespace {
 
-Graph finish(GraphBuilder &b) {
-  auto graph = std::move(b).build();
-  INFO((graph.hasValue() ? std::string() : graph.message()));
-  REQUIRE(graph.hasValue());
-  return std::move(graph).value();
-}
+using test::finishGraph;
+using test::opTypes;
 
 pass::PassResult runPass(Graph &graph, const nlohmann::json &options = nlohmann::json::object()) {
-  auto created = passes::standardPassRegistry().create("eliminate-dead-code", options);
-  INFO((created.hasValue() ? std::string() : created.message()));
-  REQUIRE(created.hasValue());
-  pass::PassContext context;
-  auto result = (*created)->run(graph, context);
-  INFO((result.hasValue() ? std::string() : result.message()));
-  REQUIRE(result.hasValue());
-  Status verified = verify(graph);
-  INFO((verified.isOk() ? std::string() : verified.message()));
-  REQUIRE(verified.isOk());
-  return std::move(result).value();
-}
-
-std::vector<std::string> opTypes(const Graph &graph) {
-  std::vector<std::string> ops;
-  for (NodeId id : graph.order()) ops.push_back(graph.node(id).opType);
-  return ops;
+  return test::runRegisteredPass(graph, "eliminate-dead-code", options);
 }
 
 void requireSameOutputs(const Graph &before, const Graph &after, const std::vector<Tensor> &inputs) {
-  auto expected = test::runGraph(before, inputs);
-  auto actual = test::runGraph(after, inputs);
-  REQUIRE(expected.size() == actual.size());
-  for (size_t i = 0; i < expected.size(); ++i) CHECK(actual[i].identicalTo(expected[i]));
+  test::requireIdenticalOutputs(before, after, inputs);
 }
 
 }  // namespace
@@ -58,7 +36,7 @@ TEST_CASE("eliminate-dead-code removes unreachable nodes and their constants", "
   b.op("Relu", {unused});          // reads a graph input, produces nothing used
   ValueId y = b.op("Add", {b.op("Relu", {x}), shared});
   b.output(y);
-  Graph graph = finish(b);
+  Graph graph = finishGraph(b);
   const Graph before = graph.clone();
 
   pass::PassResult result = runPass(graph);
@@ -84,7 +62,7 @@ TEST_CASE("eliminate-dead-code keeps a node when any of its outputs is used", "[
   std::vector<ValueId> parts = b.opMulti("Split", {x, sizes}, 2);
   b.op("Tanh", {parts[0]});  // dead
   b.output(b.op("Relu", {parts[1]}));
-  Graph graph = finish(b);
+  Graph graph = finishGraph(b);
   const Graph before = graph.clone();
 
   pass::PassResult result = runPass(graph);
@@ -101,7 +79,7 @@ TEST_CASE("eliminate-dead-code keeps outputs that are constants or inputs", "[pa
   b.op("Neg", {x});
   b.output(x);
   b.output(c);
-  Graph graph = finish(b);
+  Graph graph = finishGraph(b);
 
   pass::PassResult result = runPass(graph);
   CHECK(result.stats.at("removed_nodes") == 1);

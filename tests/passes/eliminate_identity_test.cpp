@@ -4,6 +4,7 @@
 #include "core/ir/printer.h"
 #include "core/ir/verifier.h"
 #include "passes/passes.h"
+#include "tests/passes/pass_test_util.h"
 #include "tests/test_util.h"
 
 using namespace fluidml;
@@ -11,44 +12,21 @@ using namespace fluidml::ir;
 
 namespace {
 
-Graph finish(GraphBuilder &b) {
-  auto graph = std::move(b).build();
-  INFO((graph.hasValue() ? std::string() : graph.message()));
-  REQUIRE(graph.hasValue());
-  return std::move(graph).value();
+using test::finishGraph;
+using test::opTypes;
+
+pass::PassResult runPass(Graph &graph, const nlohmann::json &options = nlohmann::json::object()) {
+  return test::runRegisteredPass(graph, "eliminate-identity", options);
 }
 
-pass::PassResult runPass(Graph &graph) {
-  auto created = passes::standardPassRegistry().create("eliminate-identity", nlohmann::json::object());
-  INFO((created.hasValue() ? std::string() : created.message()));
-  REQUIRE(created.hasValue());
-  pass::PassContext context;
-  auto result = (*created)->run(graph, context);
-  INFO((result.hasValue() ? std::string() : result.message()));
-  REQUIRE(result.hasValue());
-  Status verified = verify(graph);
-  INFO((verified.isOk() ? std::string() : verified.message()));
-  REQUIRE(verified.isOk());
-  return std::move(result).value();
-}
-
-std::vector<std::string> opTypes(const Graph &graph) {
-  std::vector<std::string> ops;
-  for (NodeId id : graph.order()) ops.push_back(graph.node(id).opType);
-  return ops;
+void requireSameOutputs(const Graph &before, const Graph &after, const std::vector<Tensor> &inputs) {
+  test::requireIdenticalOutputs(before, after, inputs);
 }
 
 std::vector<std::string> outputNames(const Graph &graph) {
   std::vector<std::string> names;
   for (ValueId out : graph.outputs()) names.push_back(graph.value(out).name);
   return names;
-}
-
-void requireSameOutputs(const Graph &before, const Graph &after, const std::vector<Tensor> &inputs) {
-  auto expected = test::runGraph(before, inputs);
-  auto actual = test::runGraph(after, inputs);
-  REQUIRE(expected.size() == actual.size());
-  for (size_t i = 0; i < expected.size(); ++i) CHECK(actual[i].identicalTo(expected[i]));
 }
 
 Tensor ints(std::vector<int64_t> values) {
@@ -70,7 +48,7 @@ TEST_CASE("eliminate-identity removes every kind of no-op copy", "[passes][elimi
   v = b.op("Squeeze", {b.op("Unsqueeze", {v, b.constant("axes", ints({0}))}), b.constant("axes0", ints({0}))});
   ValueId y = b.op("Sigmoid", {v});
   b.output(y);
-  Graph graph = finish(b);
+  Graph graph = finishGraph(b);
   const Graph before = graph.clone();
 
   pass::PassResult result = runPass(graph);
@@ -104,7 +82,7 @@ TEST_CASE("eliminate-identity keeps copies that do something", "[passes][elimina
   b.output(cast);
   b.output(b.op("Add", {dropout[0], masked[0]}));
   b.output(b.op("Not", {masked[1]}));
-  Graph graph = finish(b);
+  Graph graph = finishGraph(b);
   const Graph before = graph.clone();
 
   pass::PassResult result = runPass(graph);
@@ -123,7 +101,7 @@ TEST_CASE("eliminate-identity collapses shape-op chains into one Reshape", "[pas
   ValueId u = b.op("Unsqueeze", {f, b.constant("axes", ints({0}))});  // 1x1x24
   ValueId y = b.op("Relu", {u});
   b.output(y);
-  Graph graph = finish(b);
+  Graph graph = finishGraph(b);
   const Graph before = graph.clone();
   const std::string uName = graph.value(u).name;
 
@@ -148,7 +126,7 @@ TEST_CASE("eliminate-identity removes a chain that restores the input shape", "[
   ValueId flat = b.op("Reshape", {x, b.constant("flat", ints({6}))});
   ValueId back = b.op("Reshape", {flat, b.constant("back", ints({2, 3}))});
   b.output(b.op("Relu", {back}));
-  Graph graph = finish(b);
+  Graph graph = finishGraph(b);
   const Graph before = graph.clone();
 
   pass::PassResult result = runPass(graph);
@@ -167,7 +145,7 @@ TEST_CASE("eliminate-identity does not collapse through a value with other reade
   ValueId col = b.op("Reshape", {flat, b.constant("col", ints({6, 1}))});
   b.output(b.op("Relu", {flat}));
   b.output(b.op("Relu", {col}));
-  Graph graph = finish(b);
+  Graph graph = finishGraph(b);
   const Graph before = graph.clone();
 
   pass::PassResult result = runPass(graph);
@@ -185,7 +163,7 @@ TEST_CASE("eliminate-identity keeps graph output names stable", "[passes][elimin
     ValueId side = b.op("Neg", {r});
     b.output(y);
     b.output(side);
-    Graph graph = finish(b);
+    Graph graph = finishGraph(b);
     const Graph before = graph.clone();
     const std::vector<std::string> names = outputNames(graph);
 
@@ -206,7 +184,7 @@ TEST_CASE("eliminate-identity keeps graph output names stable", "[passes][elimin
     b.output(b.op("Identity", {x}));
     b.output(r);
     b.output(b.op("Identity", {r}));
-    Graph graph = finish(b);
+    Graph graph = finishGraph(b);
     const std::vector<std::string> names = outputNames(graph);
 
     pass::PassResult result = runPass(graph);

@@ -4,6 +4,7 @@
 #include "core/ir/printer.h"
 #include "core/ir/verifier.h"
 #include "passes/passes.h"
+#include "tests/passes/pass_test_util.h"
 #include "tests/test_util.h"
 
 using namespace fluidml;
@@ -11,41 +12,18 @@ using namespace fluidml::ir;
 
 namespace {
 
-Graph finish(GraphBuilder &b) {
-  auto graph = std::move(b).build();
-  INFO((graph.hasValue() ? std::string() : graph.message()));
-  REQUIRE(graph.hasValue());
-  return std::move(graph).value();
-}
+using test::finishGraph;
+using test::opTypes;
 
-/// Runs one pass from the standard registry, then the verifier.
 pass::PassResult runPass(Graph &graph, const nlohmann::json &options = nlohmann::json::object()) {
-  auto created = passes::standardPassRegistry().create("fold-constants", options);
-  INFO((created.hasValue() ? std::string() : created.message()));
-  REQUIRE(created.hasValue());
-  pass::PassContext context;
-  auto result = (*created)->run(graph, context);
-  INFO((result.hasValue() ? std::string() : result.message()));
-  REQUIRE(result.hasValue());
-  Status verified = verify(graph);
-  INFO((verified.isOk() ? std::string() : verified.message()));
-  REQUIRE(verified.isOk());
-  return std::move(result).value();
-}
-
-std::vector<std::string> opTypes(const Graph &graph) {
-  std::vector<std::string> ops;
-  for (NodeId id : graph.order()) ops.push_back(graph.node(id).opType);
-  return ops;
+  return test::runRegisteredPass(graph, "fold-constants", options);
 }
 
 void requireSameOutputs(const Graph &before, const Graph &after, const std::vector<Tensor> &inputs) {
-  auto expected = test::runGraph(before, inputs);
-  auto actual = test::runGraph(after, inputs);
-  REQUIRE(expected.size() == actual.size());
-  for (size_t i = 0; i < expected.size(); ++i) CHECK(actual[i].identicalTo(expected[i]));
+  test::requireIdenticalOutputs(before, after, inputs);
 }
 
+/// Runs one pass from the standard registry, then the verifier.
 }  // namespace
 
 TEST_CASE("fold-constants folds all-constant subgraphs and drops the weights they read", "[passes][fold-constants]") {
@@ -56,7 +34,7 @@ TEST_CASE("fold-constants folds all-constant subgraphs and drops the weights the
   ValueId doubled = b.op("Add", {w, w});
   ValueId scaled = b.op("Mul", {doubled, two});
   b.output(b.op("Add", {x, scaled}));
-  Graph graph = finish(b);
+  Graph graph = finishGraph(b);
   const Graph before = graph.clone();
 
   pass::PassResult result = runPass(graph);
@@ -81,7 +59,7 @@ TEST_CASE("fold-constants folds Shape of a computed value", "[passes][fold-const
   ValueId shape = b.op("Shape", {r});
   b.output(r);
   b.output(shape);
-  Graph graph = finish(b);
+  Graph graph = finishGraph(b);
   const Graph before = graph.clone();
 
   pass::PassResult result = runPass(graph);
@@ -100,7 +78,7 @@ TEST_CASE("fold-constants keeps results above max-folded-bytes", "[passes][fold-
   ValueId small = b.op("ReduceSum", {doubled}, {{"keepdims", int64_t{0}}});  // 4 bytes, not all-constant yet
   b.output(b.op("Add", {x, doubled}));
   b.output(b.op("Add", {x, small}));
-  Graph graph = finish(b);
+  Graph graph = finishGraph(b);
   const Graph before = graph.clone();
 
   pass::PassResult result = runPass(graph, {{"max-folded-bytes", 16}});

@@ -16,6 +16,7 @@
 #include "core/ops/op_registry.h"
 #include "core/pass/pipeline.h"
 #include "passes/passes.h"
+#include "tests/passes/pass_test_util.h"
 #include "tests/test_util.h"
 
 using namespace fluidml;
@@ -24,31 +25,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Graph finish(GraphBuilder &b) {
-  auto graph = std::move(b).build();
-  INFO((graph.hasValue() ? std::string() : graph.message()));
-  REQUIRE(graph.hasValue());
-  return std::move(graph).value();
-}
+using test::finishGraph;
+using test::opTypes;
 
-pass::PassResult runPass(Graph &graph, nlohmann::json options = nlohmann::json::object()) {
-  auto created = passes::standardPassRegistry().create("fuse-epilogues", options);
-  INFO((created.hasValue() ? std::string() : created.message()));
-  REQUIRE(created.hasValue());
-  pass::PassContext context;
-  auto result = (*created)->run(graph, context);
-  INFO((result.hasValue() ? std::string() : result.message()));
-  REQUIRE(result.hasValue());
-  Status verified = verify(graph);
-  INFO((verified.isOk() ? std::string() : verified.message()));
-  REQUIRE(verified.isOk());
-  return std::move(result).value();
-}
-
-std::vector<std::string> opTypes(const Graph &graph) {
-  std::vector<std::string> ops;
-  for (NodeId id : graph.order()) ops.push_back(graph.node(id).opType);
-  return ops;
+pass::PassResult runPass(Graph &graph, const nlohmann::json &options = nlohmann::json::object()) {
+  return test::runRegisteredPass(graph, "fuse-epilogues", options);
 }
 
 const Node &onlyNode(const Graph &graph, const std::string &opType) {
@@ -110,7 +91,7 @@ TEST_CASE("fuse-epilogues: Conv + Relu", "[passes][fuse-epilogues]") {
   ValueId x = b.input("x", DType::Float32, {1, 3, 8, 8});
   ValueId y = b.op("Relu", {conv(b, x, "c", 1)});
   b.output(y);
-  Graph graph = finish(b);
+  Graph graph = finishGraph(b);
   const std::string outName = graph.value(y).name;
   const std::string convName = graph.node(graph.order()[0]).name;
   const Graph before = graph.clone();
@@ -142,7 +123,7 @@ TEST_CASE("fuse-epilogues: Conv + residual Add + Relu", "[passes][fuse-epilogues
   ValueId shortcut = conv(b, x, "shortcut", 3);
   ValueId y = b.op("Relu", {b.op("Add", {main, shortcut})});
   b.output(y);
-  Graph graph = finish(b);
+  Graph graph = finishGraph(b);
   const Graph before = graph.clone();
 
   pass::PassResult result = runPass(graph);
@@ -164,7 +145,7 @@ TEST_CASE("fuse-epilogues: Conv + Clip (constant bounds, opset 17)", "[passes][f
   ValueId lo = b.constant("lo", Tensor::scalar<float>(0.0f));
   ValueId hi = b.constant("hi", Tensor::scalar<float>(0.25f));
   b.output(b.op("Clip", {conv(b, x, "c", 5), lo, hi}));
-  Graph graph = finish(b);
+  Graph graph = finishGraph(b);
   const Graph before = graph.clone();
 
   runPass(graph);
@@ -183,7 +164,7 @@ TEST_CASE("fuse-epilogues: Clip bounds by attribute (opset 10) and an omitted bo
     GraphBuilder b = test::makeBuilder(10);
     ValueId x = b.input("x", DType::Float32, {1, 3, 8, 8});
     b.output(b.op("Clip", {conv(b, x, "c", 5)}, {{"min", -0.1f}, {"max", 0.3f}}));
-    Graph graph = finish(b);
+    Graph graph = finishGraph(b);
     const Graph before = graph.clone();
     runPass(graph);
     const Node &fused = onlyNode(graph, "FusedConv");
@@ -196,7 +177,7 @@ TEST_CASE("fuse-epilogues: Clip bounds by attribute (opset 10) and an omitted bo
     ValueId x = b.input("x", DType::Float32, {1, 3, 8, 8});
     ValueId hi = b.constant("hi", Tensor::scalar<float>(0.2f));
     b.output(b.op("Clip", {conv(b, x, "c", 5), kNoValue, hi}));
-    Graph graph = finish(b);
+    Graph graph = finishGraph(b);
     const Graph before = graph.clone();
     runPass(graph);
     const Node &fused = onlyNode(graph, "FusedConv");
@@ -209,7 +190,7 @@ TEST_CASE("fuse-epilogues: Clip bounds by attribute (opset 10) and an omitted bo
     ValueId x = b.input("x", DType::Float32, {1, 3, 8, 8});
     ValueId lo = b.input("lo", DType::Float32, {});
     b.output(b.op("Clip", {conv(b, x, "c", 5), lo}));
-    Graph graph = finish(b);
+    Graph graph = finishGraph(b);
     CHECK_FALSE(runPass(graph).changed);
   }
   SECTION("a second Clip ends the chain") {
@@ -219,7 +200,7 @@ TEST_CASE("fuse-epilogues: Clip bounds by attribute (opset 10) and an omitted bo
     ValueId hi = b.constant("hi", Tensor::scalar<float>(0.5f));
     ValueId c1 = b.op("Clip", {conv(b, x, "c", 5), lo});
     b.output(b.op("Clip", {b.op("Relu", {c1}), kNoValue, hi}));
-    Graph graph = finish(b);
+    Graph graph = finishGraph(b);
     const Graph before = graph.clone();
     runPass(graph);
     CHECK(opTypes(graph) == std::vector<std::string>{"FusedConv", "Clip"});
@@ -240,7 +221,7 @@ TEST_CASE("fuse-epilogues: Conv + Sigmoid + Mul is SiLU; a lone Sigmoid is Sigmo
     ValueId dw = b.op("Conv", {silu, weight(b, "dw_w", {4, 1, 3, 3}, 8)},
                       {{"kernel_shape", std::vector<int64_t>{3, 3}}, {"group", int64_t{4}}});
     b.output(b.op("Sigmoid", {dw}));
-    Graph graph = finish(b);
+    Graph graph = finishGraph(b);
     const Graph before = graph.clone();
 
     pass::PassResult result = runPass(graph);
@@ -265,7 +246,7 @@ TEST_CASE("fuse-epilogues: MatMul + bias Add + residual Add", "[passes][fuse-epi
   ValueId biased = b.op("Add", {weight(b, "bias", {8}, 12), mm});  // bias first: Add(other, y)
   ValueId y = b.op("Add", {biased, residual});
   b.output(y);
-  Graph graph = finish(b);
+  Graph graph = finishGraph(b);
   const std::string outName = graph.value(y).name;
   const Graph before = graph.clone();
 
@@ -290,7 +271,7 @@ TEST_CASE("fuse-epilogues: Conv without bias + per-channel Add", "[passes][fuse-
   ValueId x = b.input("x", DType::Float32, {1, 3, 8, 8});
   ValueId y = b.op("Add", {conv(b, x, "c", 13, /*bias=*/false), weight(b, "per_channel", {4, 1, 1}, 14)});
   b.output(b.op("Relu", {y}));
-  Graph graph = finish(b);
+  Graph graph = finishGraph(b);
   const Graph before = graph.clone();
   runPass(graph);
   const Node &fused = onlyNode(graph, "FusedConv");
@@ -307,7 +288,7 @@ TEST_CASE("fuse-epilogues: chains that must not fuse", "[passes][fuse-epilogues]
     ValueId y = conv(b, x, "c", 1);
     b.output(b.op("Relu", {y}));
     b.output(b.op("Sigmoid", {y}));
-    Graph graph = finish(b);
+    Graph graph = finishGraph(b);
     CHECK_FALSE(runPass(graph).changed);
     CHECK(opTypes(graph) == std::vector<std::string>{"Conv", "Relu", "Sigmoid"});
   }
@@ -317,7 +298,7 @@ TEST_CASE("fuse-epilogues: chains that must not fuse", "[passes][fuse-epilogues]
     ValueId r = b.op("Relu", {conv(b, x, "c", 1)});
     b.output(b.op("Sigmoid", {r}));
     b.output(b.op("Neg", {r}));
-    Graph graph = finish(b);
+    Graph graph = finishGraph(b);
     const Graph before = graph.clone();
     runPass(graph);
     CHECK(opTypes(graph) == std::vector<std::string>{"FusedConv", "Sigmoid", "Neg"});
@@ -333,7 +314,7 @@ TEST_CASE("fuse-epilogues: chains that must not fuse", "[passes][fuse-epilogues]
     ValueId y2 = conv(b, x, "d", 2);
     b.output(y2);
     b.output(b.op("Relu", {y2}));
-    Graph graph = finish(b);
+    Graph graph = finishGraph(b);
     const Graph before = graph.clone();
     runPass(graph);
     CHECK(opTypes(graph) == std::vector<std::string>{"FusedConv", "Sigmoid", "Conv", "Relu"});
@@ -349,7 +330,7 @@ TEST_CASE("fuse-epilogues: chains that must not fuse", "[passes][fuse-epilogues]
     b.output(b.op("Add", {conv(b, x, "c", 5), weight(b, "spatial", {1, 1, 8, 8}, 6)}));
     // An Add that broadcasts y up to a bigger output is no epilogue either.
     b.output(b.op("Add", {b.op("MatMul", {a, weight(b, "w2", {8, 8}, 7)}), b.input("big", DType::Float32, {2, 4, 8})}));
-    Graph graph = finish(b);
+    Graph graph = finishGraph(b);
     CHECK_FALSE(runPass(graph).changed);
     CHECK(opTypes(graph) == std::vector<std::string>{"MatMul", "Add", "Conv", "Add", "MatMul", "Add"});
   }
@@ -361,7 +342,7 @@ TEST_CASE("fuse-epilogues: chains that must not fuse", "[passes][fuse-epilogues]
     b.output(b.op("Add", {m1, m1}));
     ValueId m2 = b.op("MatMul", {a, weight(b, "w2", {8, 8}, 4)});
     b.output(b.op("Mul", {b.op("Sigmoid", {m2}), z}));
-    Graph graph = finish(b);
+    Graph graph = finishGraph(b);
     const Graph before = graph.clone();
     runPass(graph);
     // The second MatMul still takes its lone Sigmoid (then stops at the Mul by another value).
@@ -374,7 +355,7 @@ TEST_CASE("fuse-epilogues: chains that must not fuse", "[passes][fuse-epilogues]
     ValueId a = b.input("a", DType::Float64, {4, 8});
     ValueId w = b.constant("w", Tensor::zeros(DType::Float64, {8, 8}));
     b.output(b.op("Relu", {b.op("MatMul", {a, w})}));
-    Graph graph = finish(b);
+    Graph graph = finishGraph(b);
     CHECK_FALSE(runPass(graph).changed);
     CHECK(graph.opsetImports.count("fluidml") == 0);
   }
@@ -386,7 +367,7 @@ TEST_CASE("fuse-epilogues: max-steps and options", "[passes][fuse-epilogues]") {
     ValueId x = b.input("x", DType::Float32, {1, 3, 8, 8});
     ValueId r = b.input("r", DType::Float32, {1, 4, 8, 8});
     b.output(b.op("Sigmoid", {b.op("Relu", {b.op("Add", {conv(b, x, "c", 1), r})})}));
-    return finish(b);
+    return finishGraph(b);
   };
   {
     Graph graph = build();
@@ -418,7 +399,7 @@ TEST_CASE("fused ops: type rule errors", "[passes][fuse-epilogues]") {
   GraphBuilder b = test::makeBuilder();
   ValueId a = b.input("a", DType::Float32, {4, 6});
   ValueId w = weight(b, "w", {6, 8}, 1);
-  Graph graph = finish(b);
+  Graph graph = finishGraph(b);
   graph.opsetImports["fluidml"] = 1;
   auto check = [&](std::vector<ValueId> inputs, AttributeMap attributes, const std::string &expected) {
     NodeId id = graph.addNode("FusedMatMul", "f" + std::to_string(graph.nodeCapacity()), inputs,
@@ -451,7 +432,7 @@ TEST_CASE("fused graphs survive an ONNX export and import", "[passes][fuse-epilo
   ValueId mm = b.op("MatMul", {b.op("Reshape", {y, b.constant("s", Tensor::fromVector<int64_t>({2}, {4, 64}))}),
                                weight(b, "w", {64, 5}, 2)});
   b.output(b.op("Mul", {mm, b.op("Sigmoid", {mm})}));
-  Graph graph = finish(b);
+  Graph graph = finishGraph(b);
   const Graph before = graph.clone();
   runPass(graph);
   REQUIRE(opTypes(graph) == std::vector<std::string>{"FusedConv", "Reshape", "FusedMatMul"});

@@ -8,6 +8,7 @@
 #include "core/analysis/scheduling.h"
 #include "core/ir/verifier.h"
 #include "passes/passes.h"
+#include "tests/passes/pass_test_util.h"
 #include "tests/test_util.h"
 
 using namespace fluidml;
@@ -15,38 +16,22 @@ using namespace fluidml::ir;
 
 namespace {
 
-Graph finish(GraphBuilder &b) {
-  auto graph = std::move(b).build();
-  INFO((graph.hasValue() ? std::string() : graph.message()));
-  REQUIRE(graph.hasValue());
-  return std::move(graph).value();
-}
+using test::finishGraph;
+using test::opTypes;
 
 pass::PassResult runPass(Graph &graph, pass::PassContext &context,
                          const nlohmann::json &options = nlohmann::json::object()) {
-  auto created = passes::standardPassRegistry().create("schedule", options);
-  INFO((created.hasValue() ? std::string() : created.message()));
-  REQUIRE(created.hasValue());
-  auto result = (*created)->run(graph, context);
-  INFO((result.hasValue() ? std::string() : result.message()));
-  REQUIRE(result.hasValue());
-  Status verified = verify(graph);
-  INFO((verified.isOk() ? std::string() : verified.message()));
-  REQUIRE(verified.isOk());
-  return std::move(result).value();
+  return test::runRegisteredPass(graph, "schedule", context, options);
+}
+
+void requireSameOutputs(const Graph &before, const Graph &after, const std::vector<Tensor> &inputs) {
+  test::requireIdenticalOutputs(before, after, inputs);
 }
 
 std::vector<std::string> nodeNames(const Graph &graph) {
   std::vector<std::string> names;
   for (NodeId id : graph.order()) names.push_back(graph.node(id).name);
   return names;
-}
-
-void requireSameOutputs(const Graph &before, const Graph &after, const std::vector<Tensor> &inputs) {
-  auto expected = test::runGraph(before, inputs);
-  auto actual = test::runGraph(after, inputs);
-  REQUIRE(expected.size() == actual.size());
-  for (size_t i = 0; i < expected.size(); ++i) CHECK(actual[i].identicalTo(expected[i]));
 }
 
 /// Two branches x -> MatMul (1x1024) -> Relu -> MatMul (1x4), joined by an Add, in the interleaved order
@@ -65,7 +50,7 @@ Graph interleavedBranches() {
   ValueId a3 = b.op("MatMul", {a2, wa3}); // MatMul_4
   ValueId b3 = b.op("MatMul", {b2, wb3}); // MatMul_5
   b.output(b.op("Add", {a3, b3}));        // Add_6
-  return finish(b);
+  return finishGraph(b);
 }
 
 /// A random DAG of unary ops, Adds and width-changing MatMuls over 1xW tensors (W in 8..1024), put in a random
@@ -104,7 +89,7 @@ Graph randomDag(uint32_t seed, int nodeCount) {
       }
     }
   }
-  Graph graph = finish(b);
+  Graph graph = finishGraph(b);
   // Every value nobody reads is an output, plus a random one more.
   for (size_t i = 1; i < values.size(); ++i)
     if (graph.value(values[i].first).uses.empty()) graph.addOutput(values[i].first);
@@ -154,7 +139,7 @@ TEST_CASE("peakLiveBytes follows the memory planner's lifetime rules", "[passes]
   std::vector<ValueId> parts = b.opMulti("Split", {x, b.constant("sizes", Tensor::fromVector<int64_t>({2}, {2, 2}))}, 2);
   ValueId r = b.op("Relu", {parts[0]});
   b.output(b.op("Neg", {r}));
-  Graph split = finish(b);
+  Graph split = finishGraph(b);
   // Split: both halves (256 bytes each); Relu: half 0 and r; Neg: r.
   CHECK(analysis::liveBytesPerStep(split, split.order()) == std::vector<size_t>{512, 512, 256});
 }
