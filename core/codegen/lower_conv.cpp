@@ -493,6 +493,102 @@ void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) 
   }, "convd");
 }
 
+/// Small output planes (14x14, 7x7) put few positions on the GEMM's 32-column panels (49 positions fill 64
+/// columns). There the product runs transposed, positions on the rows (MR = 8) and output channels on the columns:
+/// C'[pos][oc] = patches[pos][depth] x W^T[depth][oc], with W^T packed at compile time, the patches gathered into
+/// MR-row panels once per call, C' in a scratch buffer, and one pass that writes it out as NCHW. Float32, group 1, constant weights, planes of at most 64 positions.
+bool smallPlaneApplies(const ops::Window &w, const ConvShape &s, bool constantWeights, bool pointwise) {
+  const int64_t positions = w.outSize();
+  // Measured on ResNet-50's shapes: the gather and the transposing pass cost more than the padding they save
+  // from 14x14 planes on, and for pointwise convs (which gather nothing the other way either).
+  if (!constantWeights || pointwise || s.group != 1 || positions < gemm::kMR || positions > 64) return false;
+  auto padded = [](int64_t n, int64_t unit) { return static_cast<double>((n + unit - 1) / unit * unit); };
+  const double asIs = padded(positions, gemm::kNR) * padded(s.outChannels, gemm::kMR);
+  const double swapped = padded(positions, gemm::kMR) * padded(s.outChannels, gemm::kNR);
+  return swapped < 0.95 * asIs;  // at least 5% fewer padded multiply-adds
+}
+
+void emitConvSmallPlane(KernelContext &c, const ops::Window &w, const ConvShape &s) {
+  KernelBuilder &b = c.b;
+  llvm::IRBuilder<> &ir = b.ir();
+  const int64_t positions = w.outSize();
+  const int64_t taps = w.kernelSize();
+  const int64_t depth = s.inChannels * taps;
+  const int64_t tiles = (positions + gemm::kMR - 1) / gemm::kMR;
+  const int64_t perImage = gemm::packedSizeA(positions, depth);
+  llvm::Value *cols = gemm::scratchGlobal(b, "fluidml.conv.transposed", s.batch * positions * s.outChannels * 4);
+
+  GemmSpec g;
+  g.m = positions;
+  g.n = s.outChannels;
+  g.k = depth;
+  g.batch.shape = {s.batch};
+  g.b.kind = OperandB::Kind::Panels;
+  g.b.base = gemm::packConstantB(b, constantKey(c, 1) + ".t", *c.constantInput(1), 1, depth, s.outChannels, 1, depth, 0);
+  g.batch.bStrides = {0};
+  // patches(pos, (ci, kd, kh, kw)) = x[ci][od * sd - pd + kd * dd][...], zero in the padding, gathered into
+  // MR-row panels [tile][depth][MR] (rows past `positions` zero: the shared scratch holds other kernels' data).
+  llvm::Value *panels = gemm::scratchGlobal(b, "fluidml.conv.patches", s.batch * perImage * 4);
+  b.parallelLoop(s.batch * tiles, {c.inputs[0]}, [&](llvm::Value *index, const std::vector<llvm::Value *> &cap) {
+    llvm::Value *image = ir.CreateUDiv(index, i64(b, tiles));
+    llvm::Value *tile = ir.CreateURem(index, i64(b, tiles));
+    llvm::Value *x = b.elementPtr(ir::DType::Float32, cap[0], ir.CreateMul(image, i64(b, s.inChannels * w.inSize())));
+    llvm::Value *panel = b.elementPtr(ir::DType::Float32, panels,
+                                      ir.CreateAdd(ir.CreateMul(image, i64(b, perImage)), ir.CreateMul(tile, i64(b, depth * gemm::kMR))));
+    for (int64_t r = 0; r < gemm::kMR; ++r) {
+      llvm::Value *pos = ir.CreateAdd(ir.CreateMul(tile, i64(b, gemm::kMR)), i64(b, r));
+      llvm::Value *rowValid = ir.CreateICmpULT(pos, i64(b, positions));
+      llvm::Value *o[3] = {ir.CreateUDiv(pos, i64(b, w.out[1] * w.out[2])),
+                           ir.CreateURem(ir.CreateUDiv(pos, i64(b, w.out[2])), i64(b, w.out[1])),
+                           ir.CreateURem(pos, i64(b, w.out[2]))};
+      b.loop(taps, [&](llvm::Value *tap) {
+        llvm::Value *k[3] = {ir.CreateUDiv(tap, i64(b, w.kernel[1] * w.kernel[2])),
+                             ir.CreateURem(ir.CreateUDiv(tap, i64(b, w.kernel[2])), i64(b, w.kernel[1])),
+                             ir.CreateURem(tap, i64(b, w.kernel[2]))};
+        llvm::Value *valid = rowValid;
+        llvm::Value *offset = i64(b, 0);
+        for (int d = 0; d < 3; ++d) {
+          llvm::Value *at = ir.CreateAdd(ir.CreateSub(ir.CreateMul(o[d], i64(b, w.stride[d])), i64(b, w.padBegin[d])),
+                                         ir.CreateMul(k[d], i64(b, w.dilation[d])));
+          valid = ir.CreateAnd(valid, ir.CreateICmpULT(at, i64(b, w.in[d])));  // unsigned: negative is outside
+          offset = ir.CreateAdd(ir.CreateMul(offset, i64(b, w.in[d])), at);
+        }
+        llvm::Value *safe = ir.CreateSelect(valid, offset, i64(b, 0));
+        b.loop(s.inChannels, [&](llvm::Value *ci) {
+          llvm::Value *value = b.load(ir::DType::Float32, x, ir.CreateAdd(ir.CreateMul(ci, i64(b, w.inSize())), safe));
+          value = ir.CreateSelect(valid, value, llvm::ConstantFP::get(ir.getFloatTy(), 0.0));
+          llvm::Value *p = ir.CreateAdd(ir.CreateMul(ci, i64(b, taps)), tap);
+          b.store(ir::DType::Float32, value, panel, ir.CreateAdd(ir.CreateMul(p, i64(b, gemm::kMR)), i64(b, r)));
+        }, "ci");
+      }, "tap");
+    }
+  }, "patches");
+  g.a.kind = OperandA::Kind::Panels;
+  g.a.base = panels;
+  g.batch.aStrides = {perImage};
+  g.c = cols;
+  g.ldc = s.outChannels;
+  g.batch.cStrides = {positions * s.outChannels};
+  g.batch.biasStrides = {0};
+  if (c.hasInput(2)) {
+    g.epilogue.bias = c.inputs[2];
+    g.epilogue.biasColStride = 1;
+  }
+  g.name = "convt";
+  gemm::emitGemm(b, g);
+  // C'[image][pos][oc] -> y[image][oc][pos] (fused steps, if any, then run over y: KernelContext::epilogue).
+  b.parallelLoop(s.batch * s.outChannels, {c.outputs[0]}, [&](llvm::Value *plane, const std::vector<llvm::Value *> &cap) {
+    llvm::Value *image = ir.CreateUDiv(plane, i64(b, s.outChannels));
+    llvm::Value *oc = ir.CreateURem(plane, i64(b, s.outChannels));
+    llvm::Value *from = b.elementPtr(ir::DType::Float32, cols,
+                                     ir.CreateAdd(ir.CreateMul(image, i64(b, positions * s.outChannels)), oc));
+    llvm::Value *to = b.elementPtr(ir::DType::Float32, cap[0], ir.CreateMul(plane, i64(b, positions)));
+    b.loop(positions, [&](llvm::Value *pos) {
+      b.store(ir::DType::Float32, b.load(ir::DType::Float32, from, ir.CreateMul(pos, i64(b, s.outChannels))), to, pos);
+    }, "pos");
+  }, "transpose");
+}
+
 /// Where a fused Add operand sits in a conv GEMM: a Full one has the output's layout (row stride
 /// `fullRowStride`, batch strides `fullBatchStrides`), a PerChannel one the bias's.
 std::function<gemm::EpilogueOperand(ops::OperandBroadcast)> convOperandLayout(
@@ -548,6 +644,10 @@ Status emitConv(KernelContext &c) {
 
   if (!pointwise && directConvApplies(w, constantWeights)) {
     emitConvDirect(c, w, s);
+    return Status::ok();
+  }
+  if (smallPlaneApplies(w, s, constantWeights, pointwise)) {
+    emitConvSmallPlane(c, w, s);
     return Status::ok();
   }
 

@@ -276,6 +276,19 @@ TEST_CASE("Lowered Conv: 1x1, groups, runtime weights, single positions", "[llvm
   checkOp("Conv", {in(rnd({3, 48, 1, 1}, 134)), in(wts({100, 48, 1, 1}, 135, 48)), in(rnd({100}, 136))});
 }
 
+TEST_CASE("Lowered Conv: small output planes, positions on the GEMM rows", "[llvm][conv]") {
+  // Planes of at most 64 positions (7x7) would fill 32-column panels poorly: the product runs transposed into a
+  // scratch buffer (patches gathered into row panels) and is written back as NCHW.
+  checkOp("Conv", {in(rnd({1, 64, 7, 7}, 180)), cst(wts({96, 64, 3, 3}, 181, 576)), cst(rnd({96}, 182))},
+          {{"pads", Ints{1, 1, 1, 1}}});
+  checkOp("Conv", {in(rnd({2, 24, 14, 14}, 186)), cst(wts({64, 24, 3, 3}, 187, 216))},
+          {{"pads", Ints{1, 1, 1, 1}}, {"strides", Ints{2, 2}}});
+  checkOp("Conv", {in(rnd({1, 32, 9, 9}, 188)), cst(wts({32, 32, 3, 3}, 189, 288)), cst(rnd({32}, 190))},
+          {{"pads", Ints{1, 1, 1, 1}}, {"dilations", Ints{2, 2}}});
+  checkOp("Conv", {in(rnd({1, 8, 3, 3, 5}, 191)), cst(wts({64, 8, 3, 3, 3}, 192, 216))},
+          {{"pads", Ints{1, 1, 1, 1, 1, 1}}});
+}
+
 TEST_CASE("Lowered Conv: depthwise", "[llvm][conv]") {
   for (int64_t stride : {1, 2, 3}) {
     INFO("stride " << stride);
