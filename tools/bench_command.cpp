@@ -71,6 +71,7 @@ int benchCommand(const CliOptions &options) {
                        {"latency_max_ms", sorted.back()},
                        {"peak_rss_bytes", peakRssBytes()},
                        {"arena_bytes", runner.arenaBytes()},
+                       {"scratch_bytes", runner.scratchBytes()},
                        {"weights_bytes", runner.weightsBytes()},
                        {"lower_bound_bytes", prepared->plan.lowerBoundBytes},
                        {"compile_ms", runner.compileMilliseconds()},
@@ -90,9 +91,10 @@ int benchCommand(const CliOptions &options) {
   std::printf("  latency   median %.3f ms  min %.3f ms  max %.3f ms  (%d runs after %d warm-up)\n", median,
               sorted.front(), sorted.back(), options.iters, options.warmup);
   std::printf("  compile   %.1f ms (pipeline %.1f ms)\n", runner.compileMilliseconds(), prepared->pipelineMilliseconds);
-  std::printf("  memory    arena %.2f MiB (lower bound %.2f MiB), weights %.2f MiB, peak RSS %.1f MiB\n",
-              mib(runner.arenaBytes()), mib(prepared->plan.lowerBoundBytes), mib(runner.weightsBytes()),
-              mib(peakRssBytes()));
+  std::printf("  memory    arena %.2f MiB (lower bound %.2f MiB), kernel scratch %.2f MiB, weights %.2f MiB, "
+              "peak RSS %.1f MiB\n",
+              mib(runner.arenaBytes()), mib(prepared->plan.lowerBoundBytes), mib(runner.scratchBytes()),
+              mib(runner.weightsBytes()), mib(peakRssBytes()));
   return kExitOk;
 }
 

@@ -29,6 +29,8 @@ class CompiledModel {
   virtual std::vector<ir::TensorType> outputTypes() const = 0;
   virtual double compileMilliseconds() const = 0;
   virtual size_t arenaBytes() const = 0;
+  /// Kernel scratch allocated with the arena but outside the plan (gathered GEMM panels, conv patches).
+  virtual size_t scratchBytes() const = 0;
   virtual size_t weightsBytes() const = 0;
 };
 

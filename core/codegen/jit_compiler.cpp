@@ -90,6 +90,7 @@ class JitModel final : public CompiledModel {
   std::vector<ir::TensorType> outputTypes() const override { return outputTypes_; }
   double compileMilliseconds() const override { return compileMs_; }
   size_t arenaBytes() const override { return arenaBytes_; }
+  size_t scratchBytes() const override { return scratchBytes_; }
   size_t weightsBytes() const override { return weightsBytes_; }
 
   std::unique_ptr<llvm::orc::LLJIT> jit_;
@@ -98,6 +99,7 @@ class JitModel final : public CompiledModel {
   std::vector<ir::Tensor> constants_;         // the buffers the code reads constants from
   std::vector<const void *> constantTable_;  // their addresses: the entry's `weights` argument
   size_t arenaBytes_ = 0;
+  size_t scratchBytes_ = 0;
   size_t weightsBytes_ = 0;
   std::unique_ptr<runtime::ThreadPool> pool_;
   fluidml_runtime runtime_;
@@ -308,6 +310,7 @@ Expected<std::unique_ptr<CompiledModel>> compileJitWith(const ir::Graph &graph, 
 
   model->weightsBytes_ = weightsBytes;
   model->arenaBytes_ = plan.arenaBytes;
+  model->scratchBytes_ = built.stateBytes;
   model->arena_ = allocateAligned(built.allocationBytes());
   std::memset(model->arena_.get() + built.stateOffset, 0, built.stateBytes);
   model->pool_ = std::make_unique<runtime::ThreadPool>(std::max(1, options.threads));
