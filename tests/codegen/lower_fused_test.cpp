@@ -1,7 +1,7 @@
 // Fused epilogues through the LLVM lowering: unfused graphs are rewritten by the fuse-epilogues pass, compiled,
 // and compared with the interpreter on the UNFUSED graph. Each case reaches one code path: the GEMM of MatMul
 // (stacked and batched), of Conv (im2col, pointwise, one position), where the steps are applied in registers, and
-// the direct and depthwise convolutions, which leave them to the pass over the output. Tolerance: rtol 1e-4,
+// the direct, depthwise and small-plane convolutions, which leave them to the pass over the output. Tolerance: rtol 1e-4,
 // atol 1e-5 (GEMM summation order; the epilogue itself is the same float arithmetic).
 #include <catch2/catch.hpp>
 
@@ -80,6 +80,7 @@ TEST_CASE("fused Conv: every code path applies the steps", "[llvm][fused]") {
       {"one position", {3, 16, 1, 1}, {20, 16, 1, 1}, 1, 1},
       {"direct (rows of 64)", {1, 4, 8, 64}, {8, 4, 3, 3}, 1, 1},
       {"depthwise", {1, 12, 15, 15}, {12, 1, 3, 3}, 12, 2},
+      {"small plane (positions on the rows)", {1, 64, 7, 7}, {96, 64, 3, 3}, 1, 1},
   };
   for (const Case &k : cases) {
     DYNAMIC_SECTION(k.name) {
