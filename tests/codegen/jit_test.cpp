@@ -8,6 +8,7 @@
 #include "core/analysis/memory_plan.h"
 #include "core/codegen/compiler.h"
 #include "core/interp/interpreter.h"
+#include "tests/codegen/codegen_test_util.h"
 #include "tests/test_util.h"
 
 using namespace fluidml;
@@ -36,23 +37,13 @@ void checkCompiled(const ir::Graph &graph, const std::vector<Tensor> &inputs, in
   auto plan = analysis::planMemory(graph, planOptions);
   REQUIRE(plan.hasValue());
   REQUIRE(analysis::checkMemoryPlan(graph, *plan).isOk());
-  codegen::CompileOptions options;
-  options.threads = threads;
-  auto compiled = codegen::compileJit(graph, *plan, options);
-  INFO((compiled.hasValue() ? std::string() : compiled.message()));
-  REQUIRE(compiled.hasValue());
-  std::vector<Tensor> outputs;
-  for (const ir::TensorType &type : (*compiled)->outputTypes()) outputs.push_back(Tensor::zeros(type.dtype, type.shape));
-  Status status = (*compiled)->run(inputs, outputs);
-  INFO((status.isOk() ? std::string() : status.message()));
-  REQUIRE(status.isOk());
+  auto compiled = test::compileGraph(graph, *plan, threads);
+  const std::vector<Tensor> outputs = test::runModel(*compiled, inputs);
   const std::vector<Tensor> expected = test::runGraph(graph, inputs);
   REQUIRE(expected.size() == outputs.size());
   for (size_t k = 0; k < outputs.size(); ++k) requireClose(expected[k], outputs[k]);
   // A second run on the same buffers gives the same result (nothing depends on a fresh arena).
-  std::vector<Tensor> again;
-  for (const ir::TensorType &type : (*compiled)->outputTypes()) again.push_back(Tensor::zeros(type.dtype, type.shape));
-  REQUIRE((*compiled)->run(inputs, again).isOk());
+  const std::vector<Tensor> again = test::runModel(*compiled, inputs);
   for (size_t k = 0; k < outputs.size(); ++k) REQUIRE(outputs[k].identicalTo(again[k]));
 }
 

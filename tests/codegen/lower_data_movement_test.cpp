@@ -10,6 +10,7 @@
 #include "core/analysis/memory_plan.h"
 #include "core/codegen/compiler.h"
 #include "core/interp/interpreter.h"
+#include "tests/codegen/codegen_test_util.h"
 #include "tests/test_util.h"
 
 using namespace fluidml;
@@ -67,17 +68,7 @@ void checkOp(const std::string &op, const std::vector<Tensor> &operands, Attribu
   auto plan = analysis::planMemory(*graph, {});
   REQUIRE(plan.hasValue());
   for (int threads : {1, 2}) {
-    codegen::CompileOptions options;
-    options.threads = threads;
-    auto compiled = codegen::compileJit(*graph, *plan, options);
-    INFO((compiled.hasValue() ? std::string() : compiled.message()));
-    REQUIRE(compiled.hasValue());
-    std::vector<Tensor> actual;
-    for (const ir::TensorType &type : (*compiled)->outputTypes())
-      actual.push_back(Tensor::zeros(type.dtype, type.shape));
-    Status status = (*compiled)->run(runtime, actual);
-    INFO((status.isOk() ? std::string() : status.message()));
-    REQUIRE(status.isOk());
+    const std::vector<Tensor> actual = test::runModel(*test::compileGraph(*graph, *plan, threads), runtime);
     REQUIRE(actual.size() == expected.size());
     for (size_t k = 0; k < actual.size(); ++k) {
       INFO("output " << k << " " << expected[k].type().toString() << " at " << threads << " threads");

@@ -19,6 +19,7 @@
 #include "core/analysis/memory_plan.h"
 #include "core/codegen/compiler.h"
 #include "core/interp/interpreter.h"
+#include "tests/codegen/codegen_test_util.h"
 #include "tests/test_util.h"
 
 using namespace fluidml;
@@ -117,21 +118,9 @@ std::vector<Tensor> runCompiled(const ir::Graph &graph, const std::vector<Tensor
   REQUIRE(plan.hasValue());
   REQUIRE(analysis::checkMemoryPlan(graph, *plan).isOk());
   if (planOut != nullptr) *planOut = *plan;
-  codegen::CompileOptions options;
-  options.threads = threads;
-  options.dumpAsmPath = asmPath;
-  auto compiled = codegen::compileJit(graph, *plan, options);
-  INFO((compiled.hasValue() ? std::string() : compiled.message()));
-  REQUIRE(compiled.hasValue());
-  std::vector<Tensor> outputs, again;
-  for (const ir::TensorType &type : (*compiled)->outputTypes()) {
-    outputs.push_back(Tensor::zeros(type.dtype, type.shape));
-    again.push_back(Tensor::zeros(type.dtype, type.shape));
-  }
-  Status status = (*compiled)->run(inputs, outputs);
-  INFO((status.isOk() ? std::string() : status.message()));
-  REQUIRE(status.isOk());
-  REQUIRE((*compiled)->run(inputs, again).isOk());
+  auto compiled = test::compileGraph(graph, *plan, threads, asmPath);
+  const std::vector<Tensor> outputs = test::runModel(*compiled, inputs);
+  const std::vector<Tensor> again = test::runModel(*compiled, inputs);
   for (size_t k = 0; k < outputs.size(); ++k) REQUIRE(outputs[k].identicalTo(again[k]));
   return outputs;
 }

@@ -12,6 +12,7 @@
 #include "core/ops/fused_epilogue.h"
 #include "core/pass/pass.h"
 #include "passes/passes.h"
+#include "tests/codegen/codegen_test_util.h"
 #include "tests/test_util.h"
 
 using namespace fluidml;
@@ -31,15 +32,7 @@ void checkFused(ir::Graph graph, const std::vector<Tensor> &inputs, int expected
   int fused = 0;
   for (ir::NodeId id : graph.order()) fused += ops::isFusedNode(graph.node(id)) ? 1 : 0;
   REQUIRE(fused == expectedFused);
-  auto plan = analysis::planMemory(graph, {});
-  REQUIRE(plan.hasValue());
-  codegen::CompileOptions options;
-  options.threads = threads;
-  auto compiled = codegen::compileJit(graph, *plan, options);
-  INFO((compiled.hasValue() ? std::string() : compiled.message()));
-  REQUIRE(compiled.hasValue());
-  std::vector<Tensor> outputs;
-  REQUIRE((*compiled)->run(inputs, outputs).isOk());
+  const std::vector<Tensor> outputs = test::runModel(*test::compileGraph(graph, threads), inputs);
   REQUIRE(outputs.size() == expected.size());
   for (size_t k = 0; k < outputs.size(); ++k)
     for (int64_t i = 0; i < expected[k].numel(); ++i) {

@@ -15,6 +15,7 @@
 
 #include "core/analysis/memory_plan.h"
 #include "core/codegen/compiler.h"
+#include "tests/codegen/codegen_test_util.h"
 #include "tests/test_util.h"
 
 using namespace fluidml;
@@ -64,19 +65,7 @@ void requireClose(const Tensor &expected, const Tensor &actual, double rtol, dou
 
 /// Compiles `graph`, runs it and returns the outputs.
 std::vector<Tensor> runCompiled(const ir::Graph &graph, const std::vector<Tensor> &inputs, int threads) {
-  auto plan = analysis::planMemory(graph, {});
-  REQUIRE(plan.hasValue());
-  codegen::CompileOptions options;
-  options.threads = threads;
-  auto compiled = codegen::compileJit(graph, *plan, options);
-  INFO((compiled.hasValue() ? std::string() : compiled.message()));
-  REQUIRE(compiled.hasValue());
-  std::vector<Tensor> outputs;
-  for (const ir::TensorType &type : (*compiled)->outputTypes()) outputs.push_back(Tensor::zeros(type.dtype, type.shape));
-  Status status = (*compiled)->run(inputs, outputs);
-  INFO((status.isOk() ? std::string() : status.message()));
-  REQUIRE(status.isOk());
-  return outputs;
+  return test::runModel(*test::compileGraph(graph, threads), inputs);
 }
 
 struct OneOp {

@@ -20,6 +20,7 @@
 #include "core/codegen/compiler.h"
 #include "core/interp/interpreter.h"
 #include "core/onnx/onnx_import.h"
+#include "tests/codegen/codegen_test_util.h"
 #include "tests/test_util.h"
 
 using namespace fluidml;
@@ -53,25 +54,9 @@ void requireClose(const Tensor &expected, const Tensor &actual, double rtol, dou
 }
 
 std::unique_ptr<codegen::CompiledModel> compile(const ir::Graph &graph, int threads) {
-  auto plan = analysis::planMemory(graph, {});
-  REQUIRE(plan.hasValue());
-  codegen::CompileOptions options;
-  options.threads = threads;
   // FLUIDML_DUMP_ASM=path writes the assembly of every compiled graph there (for inspecting the kernels).
-  if (const char *dump = std::getenv("FLUIDML_DUMP_ASM")) options.dumpAsmPath = dump;
-  auto compiled = codegen::compileJit(graph, *plan, options);
-  INFO((compiled.hasValue() ? std::string() : compiled.message()));
-  REQUIRE(compiled.hasValue());
-  return std::move(compiled).value();
-}
-
-std::vector<Tensor> runCompiled(codegen::CompiledModel &model, const std::vector<Tensor> &inputs) {
-  std::vector<Tensor> outputs;
-  for (const ir::TensorType &type : model.outputTypes()) outputs.push_back(Tensor::zeros(type.dtype, type.shape));
-  Status status = model.run(inputs, outputs);
-  INFO((status.isOk() ? std::string() : status.message()));
-  REQUIRE(status.isOk());
-  return outputs;
+  const char *dump = std::getenv("FLUIDML_DUMP_ASM");
+  return test::compileGraph(graph, threads, dump != nullptr ? dump : "");
 }
 
 /// Compiles `graph` at 1 and 2 threads, runs each twice (the second run sees packed weights) and compares
@@ -83,7 +68,7 @@ void checkCompiled(const ir::Graph &graph, const std::vector<Tensor> &inputs, do
     auto model = compile(graph, threads);
     for (int run = 0; run < 2; ++run) {
       INFO("run " << run);
-      const std::vector<Tensor> outputs = runCompiled(*model, inputs);
+      const std::vector<Tensor> outputs = test::runModel(*model, inputs);
       REQUIRE(outputs.size() == expected.size());
       for (size_t k = 0; k < outputs.size(); ++k) requireClose(expected[k], outputs[k], rtol, atol);
     }

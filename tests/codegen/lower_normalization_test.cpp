@@ -11,6 +11,7 @@
 
 #include "core/analysis/memory_plan.h"
 #include "core/codegen/compiler.h"
+#include "tests/codegen/codegen_test_util.h"
 #include "tests/test_util.h"
 
 using namespace fluidml;
@@ -59,18 +60,7 @@ void requireClose(const Tensor &expected, const Tensor &actual, double rtol, dou
 /// Compiles `graph` with `threads` threads, runs it and compares every output with the interpreter.
 void checkCompiled(const ir::Graph &graph, const std::vector<Tensor> &inputs, int threads = 1, double rtol = kRtol,
                    double atol = kAtol) {
-  auto plan = analysis::planMemory(graph, {});
-  REQUIRE(plan.hasValue());
-  codegen::CompileOptions options;
-  options.threads = threads;
-  auto compiled = codegen::compileJit(graph, *plan, options);
-  INFO((compiled.hasValue() ? std::string() : compiled.message()));
-  REQUIRE(compiled.hasValue());
-  std::vector<Tensor> outputs;
-  for (const ir::TensorType &type : (*compiled)->outputTypes()) outputs.push_back(Tensor::zeros(type.dtype, type.shape));
-  Status status = (*compiled)->run(inputs, outputs);
-  INFO((status.isOk() ? std::string() : status.message()));
-  REQUIRE(status.isOk());
+  const std::vector<Tensor> outputs = test::runModel(*test::compileGraph(graph, threads), inputs);
   const std::vector<Tensor> expected = test::runGraph(graph, inputs);
   REQUIRE(expected.size() == outputs.size());
   for (size_t k = 0; k < outputs.size(); ++k) requireClose(expected[k], outputs[k], rtol, atol);

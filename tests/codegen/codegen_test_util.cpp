@@ -1,0 +1,33 @@
+#include "tests/codegen/codegen_test_util.h"
+
+#include <catch2/catch.hpp>
+
+namespace fluidml::test {
+
+std::unique_ptr<codegen::CompiledModel> compileGraph(const ir::Graph &graph, const analysis::MemoryPlan &plan,
+                                                     int threads, const std::string &asmPath) {
+  codegen::CompileOptions options;
+  options.threads = threads;
+  options.dumpAsmPath = asmPath;
+  auto compiled = codegen::compileJit(graph, plan, options);
+  INFO((compiled.hasValue() ? std::string() : compiled.message()));
+  REQUIRE(compiled.hasValue());
+  return std::move(compiled).value();
+}
+
+std::unique_ptr<codegen::CompiledModel> compileGraph(const ir::Graph &graph, int threads, const std::string &asmPath) {
+  auto plan = analysis::planMemory(graph, {});
+  REQUIRE(plan.hasValue());
+  return compileGraph(graph, *plan, threads, asmPath);
+}
+
+std::vector<ir::Tensor> runModel(codegen::CompiledModel &model, const std::vector<ir::Tensor> &inputs) {
+  std::vector<ir::Tensor> outputs;
+  for (const ir::TensorType &type : model.outputTypes()) outputs.push_back(ir::Tensor::zeros(type.dtype, type.shape));
+  Status status = model.run(inputs, outputs);
+  INFO((status.isOk() ? std::string() : status.message()));
+  REQUIRE(status.isOk());
+  return outputs;
+}
+
+}  // namespace fluidml::test

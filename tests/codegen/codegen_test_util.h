@@ -1,0 +1,23 @@
+// Helpers shared by the codegen tests: plan and JIT-compile a graph, run a compiled model.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/analysis/memory_plan.h"
+#include "core/codegen/compiler.h"
+#include "core/ir/graph.h"
+
+namespace fluidml::test {
+
+/// JIT-compiles `graph` with `plan` at `threads` threads (assembly to `asmPath` when set); REQUIREs success.
+std::unique_ptr<codegen::CompiledModel> compileGraph(const ir::Graph &graph, const analysis::MemoryPlan &plan,
+                                                     int threads = 1, const std::string &asmPath = "");
+/// compileGraph with the default memory plan.
+std::unique_ptr<codegen::CompiledModel> compileGraph(const ir::Graph &graph, int threads = 1,
+                                                     const std::string &asmPath = "");
+/// Runs `model` on `inputs` into fresh output tensors; REQUIREs success.
+std::vector<ir::Tensor> runModel(codegen::CompiledModel &model, const std::vector<ir::Tensor> &inputs);
+
+}  // namespace fluidml::test
