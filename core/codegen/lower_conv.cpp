@@ -39,45 +39,62 @@ llvm::Value *i64(KernelBuilder &b, int64_t v) { return b.i64(v); }
 /// Kernels with at most this many taps gather with the taps unrolled (im2colFill); larger ones per k.
 constexpr int64_t kMaxUnrolledTaps = 128;
 
+/// One output row's segment of an im2col panel's positions [j0, j0 + NR): its length, its first lane in the
+/// panel, and the input coordinates its first position reads at kernel offset 0 (negative in the padding).
+struct PanelRow {
+  llvm::Value *count, *lane0, *idBase, *ihBase, *iwBase;
+};
+
+/// Zeroes the panel's columns past the last position (so no garbage, such as denormals, enters the tail tile),
+/// then calls `body` for every output row (flattened depth x height) the panel's positions cover.
+void forEachPanelRow(KernelBuilder &b, const ops::Window &w, llvm::Value *scratch, llvm::Value *j0, llvm::Value *kc,
+                     const std::function<void(const PanelRow &)> &body) {
+  llvm::IRBuilder<> &ir = b.ir();
+  const int64_t positions = w.outSize();
+  const int64_t outRow = w.out[2];
+  llvm::Value *jEnd = gemm::minI64(b, ir.CreateAdd(j0, i64(b, gemm::kNR)), i64(b, positions));
+  if (positions % gemm::kNR != 0) {
+    llvm::Value *valid = ir.CreateSub(jEnd, j0);
+    gemm::emitIf(b, ir.CreateICmpSLT(valid, i64(b, gemm::kNR)), [&] {
+      llvm::Value *zero = llvm::ConstantAggregateZero::get(gemm::floatVector(b));
+      b.loop(i64(b, 0), kc, 1, [&](llvm::Value *p) {
+        for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
+          llvm::Value *ptr = b.elementPtr(ir::DType::Float32, scratch,
+                                          ir.CreateAdd(ir.CreateMul(p, i64(b, gemm::kNR)), i64(b, q * gemm::kLanes)));
+          ir.CreateMaskedStore(zero, ptr, llvm::Align(4),
+                               gemm::laneRange(b, ir.CreateSub(valid, i64(b, q * gemm::kLanes)), i64(b, gemm::kLanes)));
+        }
+      }, "p");
+    });
+  }
+  llvm::Value *rowFirst = ir.CreateUDiv(j0, i64(b, outRow));
+  llvm::Value *rowEnd = ir.CreateAdd(ir.CreateUDiv(ir.CreateSub(jEnd, i64(b, 1)), i64(b, outRow)), i64(b, 1));
+  b.loop(rowFirst, rowEnd, 1, [&](llvm::Value *r) {
+    llvm::Value *od = ir.CreateUDiv(r, i64(b, w.out[1]));
+    llvm::Value *oh = ir.CreateURem(r, i64(b, w.out[1]));
+    llvm::Value *rowStart = ir.CreateMul(r, i64(b, outRow));
+    llvm::Value *owStart = gemm::maxI64(b, i64(b, 0), ir.CreateSub(j0, rowStart));
+    llvm::Value *owEnd = gemm::minI64(b, i64(b, outRow), ir.CreateSub(jEnd, rowStart));
+    PanelRow row;
+    row.count = ir.CreateSub(owEnd, owStart);
+    row.lane0 = ir.CreateSub(ir.CreateAdd(rowStart, owStart), j0);
+    row.idBase = ir.CreateSub(ir.CreateMul(od, i64(b, w.stride[0])), i64(b, w.padBegin[0]));
+    row.ihBase = ir.CreateSub(ir.CreateMul(oh, i64(b, w.stride[1])), i64(b, w.padBegin[1]));
+    row.iwBase = ir.CreateSub(ir.CreateMul(owStart, i64(b, w.stride[2])), i64(b, w.padBegin[2]));
+    body(row);
+  }, "r");
+}
+
 /// Gathers scratch[(p - k0) * NR + j] = Col(p, j0 + j): Col row p = (ci, kd, kh, kw), column = output position.
 /// One k at a time (any kernel size).
 gemm::FillPanelFn im2colFillGeneric(const ops::Window &w) {
   return [w](KernelBuilder &b, llvm::Value *scratch, llvm::Value *x, llvm::Value *j0, llvm::Value *k0, llvm::Value *kc,
              const std::vector<llvm::Value *> &) {
     llvm::IRBuilder<> &ir = b.ir();
-    const int64_t positions = w.outSize();
-    const int64_t outRow = w.out[2];
     const int64_t kernelSize = w.kernelSize();
-    llvm::Value *jEnd = gemm::minI64(b, ir.CreateAdd(j0, i64(b, gemm::kNR)), i64(b, positions));
-    if (positions % gemm::kNR != 0) {
-      // Columns past the last position: zeros, so that no garbage (denormals) enters the tail tile.
-      llvm::Value *valid = ir.CreateSub(jEnd, j0);
-      gemm::emitIf(b, ir.CreateICmpSLT(valid, i64(b, gemm::kNR)), [&] {
-        llvm::Value *zero = llvm::ConstantAggregateZero::get(gemm::floatVector(b));
-        b.loop(i64(b, 0), kc, 1, [&](llvm::Value *p) {
-          for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
-            llvm::Value *ptr = b.elementPtr(ir::DType::Float32, scratch,
-                                            ir.CreateAdd(ir.CreateMul(p, i64(b, gemm::kNR)), i64(b, q * gemm::kLanes)));
-            b.ir().CreateMaskedStore(zero, ptr, llvm::Align(4),
-                                     gemm::laneRange(b, ir.CreateSub(valid, i64(b, q * gemm::kLanes)), i64(b, gemm::kLanes)));
-          }
-        }, "p");
-      });
-    }
-    // Output rows (flattened depth x height) the panel's positions cover.
-    llvm::Value *rowFirst = ir.CreateUDiv(j0, i64(b, outRow));
-    llvm::Value *rowEnd = ir.CreateAdd(ir.CreateUDiv(ir.CreateSub(jEnd, i64(b, 1)), i64(b, outRow)), i64(b, 1));
-    b.loop(rowFirst, rowEnd, 1, [&](llvm::Value *r) {
-      llvm::Value *od = ir.CreateUDiv(r, i64(b, w.out[1]));
-      llvm::Value *oh = ir.CreateURem(r, i64(b, w.out[1]));
-      llvm::Value *rowStart = ir.CreateMul(r, i64(b, outRow));
-      llvm::Value *owStart = gemm::maxI64(b, i64(b, 0), ir.CreateSub(j0, rowStart));
-      llvm::Value *owEnd = gemm::minI64(b, i64(b, outRow), ir.CreateSub(jEnd, rowStart));
-      llvm::Value *count = ir.CreateSub(owEnd, owStart);
-      llvm::Value *lane0 = ir.CreateSub(ir.CreateAdd(rowStart, owStart), j0);
-      llvm::Value *idBase = ir.CreateSub(ir.CreateMul(od, i64(b, w.stride[0])), i64(b, w.padBegin[0]));
-      llvm::Value *ihBase = ir.CreateSub(ir.CreateMul(oh, i64(b, w.stride[1])), i64(b, w.padBegin[1]));
-      llvm::Value *iwBase = ir.CreateSub(ir.CreateMul(owStart, i64(b, w.stride[2])), i64(b, w.padBegin[2]));
+    forEachPanelRow(b, w, scratch, j0, kc, [&](const PanelRow &row) {
+      llvm::Value *count = row.count, *lane0 = row.lane0;
+      llvm::Value *idBase = row.idBase, *ihBase = row.ihBase, *iwBase = row.iwBase;
       b.loop(i64(b, 0), kc, 1, [&](llvm::Value *p) {
         llvm::Value *kidx = ir.CreateAdd(k0, p);
         llvm::Value *ci = ir.CreateUDiv(kidx, i64(b, kernelSize));
@@ -105,7 +122,7 @@ gemm::FillPanelFn im2colFillGeneric(const ops::Window &w) {
                            limit);
         }
       }, "p");
-    }, "r");
+    });
   };
 }
 
@@ -118,42 +135,15 @@ gemm::FillPanelFn im2colFill(const ops::Window &w) {
   return [w](KernelBuilder &b, llvm::Value *scratch, llvm::Value *x, llvm::Value *j0, llvm::Value *k0, llvm::Value *kc,
              const std::vector<llvm::Value *> &) {
     llvm::IRBuilder<> &ir = b.ir();
-    const int64_t positions = w.outSize();
-    const int64_t outRow = w.out[2];
     const int64_t taps = w.kernelSize();
     const int64_t sw = w.stride[2];
     llvm::Value *zero = llvm::ConstantAggregateZero::get(gemm::floatVector(b));
-    llvm::Value *jEnd = gemm::minI64(b, ir.CreateAdd(j0, i64(b, gemm::kNR)), i64(b, positions));
-    if (positions % gemm::kNR != 0) {
-      // Columns past the last position: zeros, so that no garbage (denormals) enters the tail tile.
-      llvm::Value *valid = ir.CreateSub(jEnd, j0);
-      gemm::emitIf(b, ir.CreateICmpSLT(valid, i64(b, gemm::kNR)), [&] {
-        b.loop(i64(b, 0), kc, 1, [&](llvm::Value *p) {
-          for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
-            llvm::Value *ptr = b.elementPtr(ir::DType::Float32, scratch,
-                                            ir.CreateAdd(ir.CreateMul(p, i64(b, gemm::kNR)), i64(b, q * gemm::kLanes)));
-            ir.CreateMaskedStore(zero, ptr, llvm::Align(4),
-                                 gemm::laneRange(b, ir.CreateSub(valid, i64(b, q * gemm::kLanes)), i64(b, gemm::kLanes)));
-          }
-        }, "p");
-      });
-    }
     llvm::Value *firstChannel = ir.CreateUDiv(k0, i64(b, taps));
     llvm::Value *channels = ir.CreateUDiv(kc, i64(b, taps));
     llvm::Value *xBlock = b.elementPtr(ir::DType::Float32, x, ir.CreateMul(firstChannel, i64(b, w.inSize())));
-    llvm::Value *rowFirst = ir.CreateUDiv(j0, i64(b, outRow));
-    llvm::Value *rowEnd = ir.CreateAdd(ir.CreateUDiv(ir.CreateSub(jEnd, i64(b, 1)), i64(b, outRow)), i64(b, 1));
-    b.loop(rowFirst, rowEnd, 1, [&](llvm::Value *r) {
-      llvm::Value *od = ir.CreateUDiv(r, i64(b, w.out[1]));
-      llvm::Value *oh = ir.CreateURem(r, i64(b, w.out[1]));
-      llvm::Value *rowStart = ir.CreateMul(r, i64(b, outRow));
-      llvm::Value *owStart = gemm::maxI64(b, i64(b, 0), ir.CreateSub(j0, rowStart));
-      llvm::Value *owEnd = gemm::minI64(b, i64(b, outRow), ir.CreateSub(jEnd, rowStart));
-      llvm::Value *count = ir.CreateSub(owEnd, owStart);
-      llvm::Value *lane0 = ir.CreateSub(ir.CreateAdd(rowStart, owStart), j0);
-      llvm::Value *idBase = ir.CreateSub(ir.CreateMul(od, i64(b, w.stride[0])), i64(b, w.padBegin[0]));
-      llvm::Value *ihBase = ir.CreateSub(ir.CreateMul(oh, i64(b, w.stride[1])), i64(b, w.padBegin[1]));
-      llvm::Value *iwBase = ir.CreateSub(ir.CreateMul(owStart, i64(b, sw)), i64(b, w.padBegin[2]));
+    forEachPanelRow(b, w, scratch, j0, kc, [&](const PanelRow &row) {
+      llvm::Value *count = row.count, *lane0 = row.lane0;
+      llvm::Value *idBase = row.idBase, *ihBase = row.ihBase, *iwBase = row.iwBase;
       // Per kernel column and vector: where the lanes start and which of them read an element.
       std::vector<std::array<llvm::Value *, gemm::kNRVectors>> starts;
       std::vector<std::array<gemm::RowMasks, gemm::kNRVectors>> masks;
@@ -205,7 +195,7 @@ gemm::FillPanelFn im2colFill(const ops::Window &w) {
       // Segments of at most 16 positions need one vector per kernel column.
       gemm::emitIfElse(b, ir.CreateICmpSGT(count, i64(b, gemm::kLanes)), [&] { channelLoop(gemm::kNRVectors); },
                        [&] { channelLoop(1); });
-    }, "r");
+    });
   };
 }
 
