@@ -29,22 +29,14 @@ from bench_common import DEFAULT_MODELS, MIB, ROOT, BenchError, dataset_dir, log
 
 def write_raw_inputs(dataset, out_dir):
     """The dataset's .pb inputs as the runner's raw file, in the compiled model's input order (model.json)."""
-    import numpy as np
-    import onnx
-    from onnx import numpy_helper
-    provided = {}
-    for path in (dataset / "test_data_set_0").glob("input_*.pb"):
-        tensor = onnx.TensorProto()
-        tensor.ParseFromString(path.read_bytes())
-        provided[tensor.name] = numpy_helper.to_array(tensor)
-    raw = bytearray()
-    for spec in json.loads((out_dir / "model.json").read_text())["inputs"]:
-        value = provided.get(spec["name"])
-        if value is None or str(value.dtype) != spec["dtype"] or list(value.shape) != list(spec["shape"]):
-            raise BenchError(f"the dataset has no {spec['dtype']}{spec['shape']} input '{spec['name']}'")
-        raw += np.ascontiguousarray(value).tobytes()
+    sys.path.insert(0, str(ROOT / "tools"))
+    from aot_raw_inputs import raw_inputs
+    try:
+        raw, _ = raw_inputs(dataset / "test_data_set_0", out_dir / "model.json")
+    except ValueError as error:
+        raise BenchError(str(error))
     path = out_dir / "inputs.bin"
-    path.write_bytes(bytes(raw))
+    path.write_bytes(raw)
     return path
 
 

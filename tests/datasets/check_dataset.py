@@ -31,8 +31,7 @@ from pathlib import Path
 
 try:
     import numpy as np
-    import onnx
-    from onnx import numpy_helper
+    import onnx  # noqa: F401  (tools/aot_raw_inputs.py reads the .pb files with it)
 except ImportError as error:
     print(f"SKIPPED: {error} (install python3-torch python3-torchvision python3-onnx)")
     sys.exit(77)
@@ -46,11 +45,8 @@ ROOT = Path(__file__).resolve().parents[2]
 MAKE_DATASET = ROOT / "datasets" / "make_dataset.py"
 DEFAULT_RTOL, DEFAULT_ATOL = 1e-3, 1e-4
 
-
-def read_tensor(path: Path):
-    tensor = onnx.TensorProto()
-    tensor.ParseFromString(path.read_bytes())
-    return tensor.name, numpy_helper.to_array(tensor)
+sys.path.insert(0, str(ROOT / "tools"))
+from aot_raw_inputs import raw_inputs, read_tensor  # noqa: E402
 
 
 def compare(name: str, actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> bool:
@@ -92,24 +88,15 @@ def run_aot(args, dataset: Path, expected_files, rtol: float) -> int:
     meta = json.loads((aot_dir / "model.json").read_text())
 
     # The raw input file: the compiled model's inputs in its graph order, each matched with its .pb by name.
-    provided = dict(read_tensor(path) for path in sorted((dataset / "test_data_set_0").glob("input_*.pb")))
-    raw = bytearray()
-    for spec in meta["inputs"]:
-        value = provided.pop(spec["name"], None)
-        if value is None:
-            print(f"FAIL {args.name}: the compiled model's input '{spec['name']}' has no .pb in the dataset")
-            return 1
-        if str(value.dtype) != spec["dtype"] or list(value.shape) != list(spec["shape"]):
-            print(f"FAIL {args.name}: input '{spec['name']}' is {value.dtype}{list(value.shape)} in the dataset, "
-                  f"{spec['dtype']}{list(spec['shape'])} in the compiled model")
-            return 1
-        data = np.ascontiguousarray(value).tobytes()
-        assert len(data) == spec["bytes"], (spec, len(data))
-        raw += data
-    for name in provided:
+    try:
+        raw, unused = raw_inputs(dataset / "test_data_set_0", aot_dir / "model.json")
+    except ValueError as error:
+        print(f"FAIL {args.name}: {error}")
+        return 1
+    for name in unused:
         print(f"note: dataset input '{name}' is not an input of the compiled model")
     inputs_file, outputs_file = aot_dir / "inputs.bin", aot_dir / "outputs.bin"
-    inputs_file.write_bytes(bytes(raw))
+    inputs_file.write_bytes(raw)
 
     command = [str(args.aot), str(aot_dir), "--inputs", str(inputs_file), "--outputs", str(outputs_file), "--json",
                "--iters", str(args.iters), "--warmup", str(args.warmup)]
