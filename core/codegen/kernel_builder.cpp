@@ -39,24 +39,13 @@ std::string libmName(std::string_view function, llvm::Type *type) {
 KernelBuilder::KernelBuilder(llvm::Module &module, llvm::IRBuilder<> &builder) : module_(module), builder_(builder) {}
 
 llvm::Value *KernelBuilder::derivedWeight(const std::string &name, const std::function<ir::Tensor()> &make) {
+  assert(derivedWeights_ != nullptr && "derived weights need the module builder's registry");
   const std::string globalName = std::string(kDerivedWeightPrefix) + name;
   if (llvm::GlobalVariable *existing = module_.getNamedGlobal(globalName)) return existing;
-  llvm::Type *i8 = llvm::Type::getInt8Ty(context());
-  llvm::GlobalVariable *global = nullptr;
-  if (derivedWeights_ != nullptr) {
-    auto [it, inserted] = derivedWeights_->byName.try_emplace(name);
-    if (inserted) it->second = make();
-    // A declaration: the module builder replaces it by the weight's address in the blob.
-    global = new llvm::GlobalVariable(module_, llvm::ArrayType::get(i8, std::max<size_t>(1, it->second.bytes())), true,
-                                      llvm::GlobalValue::ExternalLinkage, nullptr, globalName);
-  } else {
-    const ir::Tensor data = make();
-    llvm::Constant *bytes = llvm::ConstantDataArray::getRaw(
-        llvm::StringRef(static_cast<const char *>(data.rawData()), data.bytes()), data.bytes(), i8);
-    if (data.bytes() == 0) bytes = llvm::ConstantAggregateZero::get(llvm::ArrayType::get(i8, 1));
-    global = new llvm::GlobalVariable(module_, bytes->getType(), true, llvm::GlobalValue::InternalLinkage, bytes,
-                                      globalName);
-  }
+  const ir::Tensor &data = derivedWeights_->byName[name] = make();
+  // A declaration: the module builder replaces it by the weight's address in the blob.
+  llvm::Type *bytes = llvm::ArrayType::get(llvm::Type::getInt8Ty(context()), std::max<size_t>(1, data.bytes()));
+  auto *global = new llvm::GlobalVariable(module_, bytes, true, llvm::GlobalValue::ExternalLinkage, nullptr, globalName);
   global->setAlignment(llvm::Align(64));
   return global;
 }

@@ -70,8 +70,7 @@ class KernelBuilder {
   void setRuntime(llvm::Value *runtime) { runtime_ = runtime; }
   llvm::Value *runtime() const { return runtime_; }
 
-  /// Where derivedWeight registers its data (the module builder's); without one, derived weights are embedded
-  /// in the module as constant globals.
+  /// Where derivedWeight registers its data (the module builder's registry; required before derivedWeight).
   void setDerivedWeights(DerivedWeights *weights) { derivedWeights_ = weights; }
   /// A pointer to the compile-time constant `name` (64-byte aligned), made by `make` the first time any kernel
   /// asks for that name. Valid in the kernel being emitted; read-only.
