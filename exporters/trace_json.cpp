@@ -68,11 +68,8 @@ const char *valueKind(const ir::Graph &graph, const ir::Value &value) {
   return "intermediate";
 }
 
-json layoutToJson(const ir::TensorType &type) {
-  // The explicit permutation even for row-major, so readers need no rule for the empty case.
-  const ir::Layout layout = type.layout.order.empty() ? ir::Layout::identity(type.rank()) : type.layout;
-  return json(layout.order);
-}
+/// The layout's text form, spelled out even for row-major ("(0,1)") so readers need no rule for a default.
+json layoutToJson(const ir::TensorType &type) { return type.layout.toString(type.rank()); }
 
 json graphToJson(const ir::Graph &graph) {
   json values = json::array();

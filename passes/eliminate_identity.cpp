@@ -34,7 +34,6 @@ bool isReshapeLike(const ir::Node &node) {
                                  node.opType == "Squeeze" || node.opType == "Unsqueeze");
 }
 
-bool isRowMajor(const ir::TensorType &type) { return type.layout.order.empty() || type.layout.isIdentity(); }
 
 bool isConstantScalarEqual(const ir::Graph &graph, ir::ValueId value, double expected) {
   if (value == ir::kNoValue || !graph.value(value).isConstant()) return false;
@@ -128,7 +127,7 @@ class EliminateIdentityPass final : public pass::Pass {
     const ir::Shape shape = graph.value(out).type.shape;
     if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return Status::ok();
     // Relabelling dims is only free in row-major order; values already given other layouts keep their ops.
-    if (!isRowMajor(graph.value(out).type)) return Status::ok();
+    if (!graph.value(out).type.layout.isRowMajor()) return Status::ok();
 
     bool rewrote = false;
     for (;;) {
@@ -138,8 +137,8 @@ class EliminateIdentityPass final : public pass::Pass {
       if (mid.producer == ir::kNoNode || mid.uses.size() != 1) break;
       const ir::Node &producer = graph.node(mid.producer);
       if (!isReshapeLike(producer) || producer.outputs.size() != 1) break;
-      if (!isRowMajor(mid.type) || producer.input(0) == ir::kNoValue ||
-          !isRowMajor(graph.value(producer.input(0)).type))
+      if (!mid.type.layout.isRowMajor() || producer.input(0) == ir::kNoValue ||
+          !graph.value(producer.input(0)).type.layout.isRowMajor())
         break;
 
       const ir::NodeId producerId = producer.id;

@@ -50,7 +50,6 @@ Expected<FuseEpiloguesOptions> FuseEpiloguesOptions::fromJson(const nlohmann::js
 }
 
 /// Values given a layout by a layout pass are left alone (the epilogue's operand offsets assume row-major order).
-bool isRowMajor(const ir::TensorType &type) { return type.layout.order.empty(); }
 
 /// A chain found after one base node; nothing in the graph has changed yet.
 struct Chain {
@@ -104,10 +103,10 @@ class FuseEpiloguesPass final : public pass::Pass {
     if (node.opType == "MatMul" && (node.inputs.size() != 2 || !node.hasInput(0) || !node.hasInput(1))) return false;
     if (node.opType == "Conv" && (node.inputs.size() < 2 || node.inputs.size() > 3)) return false;
     for (ir::ValueId in : node.inputs)
-      if (in != ir::kNoValue && (graph.value(in).type.dtype != ir::DType::Float32 || !isRowMajor(graph.value(in).type)))
+      if (in != ir::kNoValue && (graph.value(in).type.dtype != ir::DType::Float32 || !graph.value(in).type.layout.isRowMajor()))
         return false;
     const ir::Value &out = graph.value(node.outputs[0]);
-    return out.type.dtype == ir::DType::Float32 && isRowMajor(out.type) && !graph.isGraphOutput(out.id);
+    return out.type.dtype == ir::DType::Float32 && out.type.layout.isRowMajor() && !graph.isGraphOutput(out.id);
   }
 
   /// The fused node that `chain` would make of base node `base` (not added to any graph).
@@ -266,7 +265,7 @@ class FuseEpiloguesPass final : public pass::Pass {
                        Chain &next) {
     if (reader.opType != "Add" || reader.inputs.size() != 2) return false;
     const ir::ValueId other = reader.inputs[static_cast<size_t>(1 - use.operand)];
-    if (other == ir::kNoValue || other == cur || !isRowMajor(graph.value(other).type)) return false;
+    if (other == ir::kNoValue || other == cur || !graph.value(other).type.layout.isRowMajor()) return false;
     const ir::ValueId out = sameTypeOutput(graph, reader, cur);  // an Add that broadcasts y up is no epilogue
     if (out == ir::kNoValue) return false;
     next.steps.push_back("Add");

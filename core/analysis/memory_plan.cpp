@@ -22,12 +22,7 @@ namespace fluidml::analysis {
 
 namespace {
 
-bool isRowMajor(const ir::TensorType &type) { return type.layout.order.empty() || type.layout.isIdentity(); }
-
-bool sameLayout(const ir::TensorType &a, const ir::TensorType &b) {
-  if (isRowMajor(a) || isRowMajor(b)) return isRowMajor(a) && isRowMajor(b);
-  return a.layout == b.layout;
-}
+bool sameLayout(const ir::TensorType &a, const ir::TensorType &b) { return a.layout == b.layout; }
 
 /// Ops whose output 0 has operand 0's bytes unchanged (only the shape differs).
 bool isViewOpType(const ir::Node &node) {
@@ -144,7 +139,7 @@ Expected<MemoryPlan> planMemory(const ir::Graph &graph, const MemoryPlanOptions 
       if (viewNode && o == 0) {
         const ir::ValueId operand = node.inputs[0];
         const ir::TensorType &inType = graph.value(operand).type;
-        if (inType.bytes() == outType.bytes() && isRowMajor(inType) && isRowMajor(outType)) {
+        if (inType.bytes() == outType.bytes() && inType.layout.isRowMajor() && outType.layout.isRowMajor()) {
           joinGroup(StorageKind::View, operand);
           ++plan.viewReuses;
           continue;
@@ -327,7 +322,7 @@ Status checkMemoryPlan(const ir::Graph &graph, const MemoryPlan &plan) {
         if (!isViewNode(graph, node) || o != 0 || s.aliasOf != node.inputs[0])
           return fail(where + " is a view, but only output 0 of a view op may view its operand 0");
         const ir::TensorType &inType = graph.value(s.aliasOf).type;
-        if (inType.bytes() != type.bytes() || !isRowMajor(inType) || !isRowMajor(type))
+        if (inType.bytes() != type.bytes() || !inType.layout.isRowMajor() || !type.layout.isRowMajor())
           return fail(where + " is a view of an operand of another size or layout");
       }
       if (s.kind == StorageKind::InPlace) {

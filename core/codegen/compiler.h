@@ -32,6 +32,9 @@ class CompiledModel {
   /// Kernel scratch allocated with the arena but outside the plan (gathered GEMM panels, conv patches).
   virtual size_t scratchBytes() const = 0;
   virtual size_t weightsBytes() const = 0;
+  /// The planned tensors' bytes (arenaBytes() of them, at the memory plan's offsets), as the last run left
+  /// them: for tests that inspect physical layouts (padding lanes) and for memory views.
+  virtual uint8_t *arenaData() = 0;
 };
 
 /// Compiles `graph` (types inferred, order = schedule) with the memory plan into machine code in this process.
@@ -50,6 +53,11 @@ Expected<std::unique_ptr<CompiledModel>> compileJitReleasingPackedConstants(ir::
 /// DIR/weights.bin (the weights blob, memory-mapped by the library), plus DIR/model.json (tensor metadata).
 Status compileAot(const ir::Graph &graph, const analysis::MemoryPlan &plan, const std::string &outputDir,
                   const CompileOptions &options);
+
+/// Checks that the lowering of `node` reads and writes the layouts its operands have (each lowering declares
+/// them). A failure is an internal error (a layout pass must have inserted fluidml.Relayout) naming the node,
+/// the operand and the layout. The module builder runs it on every node before emitting.
+Status checkNodeLayouts(const ir::Graph &graph, const ir::Node &node);
 
 /// Ops of the graph that the lowering table does not cover (empty when everything lowers).
 std::vector<std::string> unloweredOps(const ir::Graph &graph);

@@ -92,6 +92,7 @@ class JitModel final : public CompiledModel {
   size_t arenaBytes() const override { return arenaBytes_; }
   size_t scratchBytes() const override { return scratchBytes_; }
   size_t weightsBytes() const override { return weightsBytes_; }
+  uint8_t *arenaData() override { return arena_.get(); }
 
   std::unique_ptr<llvm::orc::LLJIT> jit_;
   fluidml_entry_fn entry_ = nullptr;

@@ -26,6 +26,7 @@
 
 #include "core/codegen/lowering.h"
 #include "core/codegen/strided_nest.h"
+#include "core/codegen/tiled_nest.h"
 #include "core/ops/op_helpers.h"
 
 namespace fluidml::codegen {
@@ -52,22 +53,17 @@ int64_t ceilDiv(int64_t a, int64_t b) {
   return q;
 }
 
-bool isRowMajor(const ir::TensorType &t) { return t.layout.order.empty() || t.layout.isIdentity(); }
-bool physicalOrderEqual(const ir::TensorType &a, const ir::TensorType &b) {
-  return a.shape == b.shape && nest::physicalOrder(a) == nest::physicalOrder(b);
-}
 
 /// For ops whose element order is the row-major one (byte copies between different shapes, constants).
 Status checkRowMajor(KernelContext &c) {
-  auto rowMajor = [](const ir::TensorType &t) { return t.layout.order.empty() || t.layout.isIdentity(); };
   for (size_t i = 0; i < c.node.inputs.size(); ++i)
-    if (c.hasInput(i) && !rowMajor(c.inputType(i)))
+    if (c.hasInput(i) && !c.inputType(i).layout.isRowMajor())
       return Status::error("code generation expects row-major operands, input " + std::to_string(i) + " has layout " +
-                           c.inputType(i).layout.toString());
+                           c.inputType(i).layout.toString(c.inputType(i).rank()));
   for (size_t i = 0; i < c.node.outputs.size(); ++i)
-    if (c.hasOutput(i) && !rowMajor(c.outputType(i)))
+    if (c.hasOutput(i) && !c.outputType(i).layout.isRowMajor())
       return Status::error("code generation expects row-major operands, output " + std::to_string(i) + " has layout " +
-                           c.outputType(i).layout.toString());
+                           c.outputType(i).layout.toString(c.outputType(i).rank()));
   return Status::ok();
 }
 
@@ -129,23 +125,66 @@ void emitConstantBytes(KernelContext &c, size_t output, const void *data, size_t
 
 // ---- order-keeping copies ------------------------------------------------------------------------------------
 
-/// Output 0 = input 0 with the same elements in the same logical order: a memcpy, or a layout conversion when
-/// the two have the same shape but different layouts.
+/// Identity and Dropout copy their input as it is stored: a change of layout is fluidml.Relayout's job.
+Status checkSameLayout(const ir::Graph &graph, const ir::Node &node) {
+  const ir::TensorType &in = graph.value(node.inputs[0]).type;
+  const ir::TensorType &out = graph.value(node.outputs[0]).type;
+  for (size_t k = 1; k < node.outputs.size(); ++k)  // Dropout's mask is a fill of the logical elements
+    if (node.outputs[k] != ir::kNoValue && graph.value(node.outputs[k]).type.layout.isBlocked())
+      return Status::error("writes output " + std::to_string(k) + " in row-major or permuted layouts only");
+  if (in.layout == out.layout) return Status::ok();
+  return Status::error("copies " + in.layout.toString(in.rank()) + " into " + out.layout.toString(out.rank()) +
+                       "; a change of layout must be a fluidml.Relayout node");
+}
+
+/// Relayout converts between any two layouts, block sizes that disagree included (emitAnyLayoutCopy).
+Status acceptAnyBlocks(const ir::Graph &, const ir::Node &) { return Status::ok(); }
+
+/// Shape and Size read only the input's type; their outputs are row-major.
+Status checkRowMajorOutputs(const ir::Graph &graph, const ir::Node &node) {
+  for (ir::ValueId out : node.outputs)
+    if (out != ir::kNoValue && !graph.value(out).type.layout.isRowMajor())
+      return Status::error("writes its output row-major only");
+  return Status::ok();
+}
+
+/// out = in over the output's logical shape, both operands in any layout (blocked ones included; the output's
+/// padding lanes zeroed), walking the output in its physical order.
+Status tiledCopy(KernelContext &c, const nest::TiledOperand &in) {
+  const ir::TensorType &out = c.outputType(0);
+  const nest::TiledOperand output = nest::tiledOperand(c.outputs[0], out);
+  FLUIDML_RETURN_IF_ERROR(nest::checkTiledNest(out.shape, output, {in}));
+  nest::emitTiledNest(c.b, out, output, {in}, [](nest::Lanes &, const std::vector<llvm::Value *> &v) { return v[0]; });
+  return Status::ok();
+}
+
+/// Output 0 = input 0 with the same elements in the same logical order: a memcpy when both store them alike
+/// (one layout and shape, or both row-major), else an element-wise conversion between the two layouts
+/// (fluidml.Relayout).
 Status copyElements(KernelContext &c) {
   const ir::TensorType &in = c.inputType(0);
   const ir::TensorType &out = c.outputType(0);
-  if (in.bytes() != out.bytes()) return Status::error("input and output sizes differ");
-  if (physicalOrderEqual(in, out) || (isRowMajor(in) && isRowMajor(out))) {
+  if ((in.shape == out.shape && in.layout == out.layout) || (in.layout.isRowMajor() && out.layout.isRowMajor())) {
+    if (in.bytes() != out.bytes()) return Status::error("input and output sizes differ");
     emitMemcpy(c, c.outputs[0], c.inputs[0], out.bytes());
     return Status::ok();
   }
   if (in.shape != out.shape)
     return Status::error("cannot reshape " + in.toString() + " into " + out.toString() +
                          " across layouts (only row-major reshapes are lowered)");
-  if (out.numel() != 0)
-    stridedCopy(c, out.shape, layoutOperand(c.outputs[0], out), layoutOperand(c.inputs[0], in),
-                nest::physicalOrder(out));
-  return Status::ok();
+  if (out.numel() == 0) return Status::ok();
+  const nest::TiledOperand source = nest::tiledOperand(c.inputs[0], in);
+  const nest::TiledOperand target = nest::tiledOperand(c.outputs[0], out);
+  if (!nest::checkTiledNest(out.shape, target, {source}).isOk()) {
+    nest::emitAnyLayoutCopy(c.b, out, target, source);  // block sizes that disagree (NCHW16c -> NCHW8c)
+    return Status::ok();
+  }
+  return tiledCopy(c, source);
+}
+
+Status emitRelayout(KernelContext &c) {
+  if (!c.hasOutput(0)) return Status::ok();
+  return copyElements(c);
 }
 
 Status emitByteCopy(KernelContext &c) {
@@ -300,6 +339,13 @@ Status emitTranspose(KernelContext &c) {
     for (size_t i = in.rank(); i-- > 0;) perm.push_back(static_cast<int64_t>(i));
   }
   if (perm.size() != in.rank()) return Status::error("perm " + listText(perm) + " does not match the input rank");
+  if (in.layout.isBlocked() || out.layout.isBlocked()) {
+    // Blocked: the input's dim access moved to the output's dims, then one tiled copy.
+    const nest::TiledOperand own = nest::tiledOperand(c.inputs[0], in);
+    nest::TiledOperand moved = own;
+    for (size_t i = 0; i < perm.size(); ++i) moved.dims[i] = own.dims[static_cast<size_t>(perm[i])];
+    return tiledCopy(c, moved);
+  }
   // Input strides over the output's logical dims, both sides in their layouts.
   const std::vector<int64_t> inLayout = nest::layoutStrides(in);
   std::vector<int64_t> inStrides(perm.size());
@@ -333,6 +379,25 @@ Status emitTranspose(KernelContext &c) {
     return Status::ok();
   }
   emitTiledTranspose(c, dims, contiguous, in.dtype);
+  return Status::ok();
+}
+
+/// A blocked Transpose moves the input's tiles to the output's dims: both must block each dim alike.
+Status checkTransposeBlocks(const ir::Graph &graph, const ir::Node &node) {
+  const ir::TensorType &in = graph.value(node.inputs[0]).type;
+  const ir::TensorType &out = graph.value(node.outputs[0]).type;
+  std::vector<int64_t> perm;
+  if (auto p = node.intsAttr("perm")) perm = *p;
+  else
+    for (size_t i = in.rank(); i-- > 0;) perm.push_back(static_cast<int64_t>(i));
+  if (perm.size() != in.rank()) return Status::ok();  // the emitter reports it
+  for (size_t i = 0; i < perm.size(); ++i) {
+    const int64_t a = in.layout.tileOf(static_cast<int>(perm[i]));
+    const int64_t b = out.layout.tileOf(static_cast<int>(i));
+    if (a != 0 && b != 0 && a != b)
+      return Status::error("input and output tile output dim " + std::to_string(i) + " by " + std::to_string(a) +
+                           " and " + std::to_string(b) + " (one block size per dim)");
+  }
   return Status::ok();
 }
 
@@ -468,10 +533,7 @@ Status emitExpand(KernelContext &c) {
   const ir::TensorType &in = c.inputType(0);
   const ir::TensorType &out = c.outputType(0);
   if (out.numel() == 0) return Status::ok();
-  stridedCopy(c, out.shape, layoutOperand(c.outputs[0], out),
-              NestOperand{c.inputs[0], in.dtype, 0, nest::broadcastLayoutStrides(in, out.shape)},
-              nest::physicalOrder(out));
-  return Status::ok();
+  return tiledCopy(c, nest::broadcastTiledOperand(c.inputs[0], in, out.shape));
 }
 
 Status emitTile(KernelContext &c) {
@@ -637,6 +699,20 @@ void registerDataMovementLowerings(LoweringTable &table) {
   table.add("ConstantOfShape", &emitConstantOfShape);
   table.add("Range", &emitRange);
   table.add("EyeLike", &emitEyeLike);
+
+  // Layouts: strided emitters take permutations; the tiled-copy ones take blocked layouts too; a byte copy
+  // that changes the shape (Reshape and friends) keeps the row-major element order and stays row-major.
+  for (const char *op : {"Concat", "Split", "Slice", "Tile", "EyeLike"}) table.declareLayouts("", op, LayoutSupport::Permuted);
+  table.declareLayouts("", "Transpose", LayoutSupport::Blocked, &checkTransposeBlocks);
+  table.declareLayouts("", "Expand", LayoutSupport::Blocked);
+  for (const char *op : {"Identity", "Dropout"})
+    table.declareLayouts("", op, LayoutSupport::Blocked, &checkSameLayout);
+  for (const char *op : {"Shape", "Size"}) table.declareLayouts("", op, LayoutSupport::Blocked, &checkRowMajorOutputs);
+}
+
+void registerRelayoutLowering(LoweringTable &table) {
+  table.add("Relayout", &emitRelayout, "fluidml");
+  table.declareLayouts("fluidml", "Relayout", LayoutSupport::Blocked, &acceptAnyBlocks);
 }
 
 }  // namespace fluidml::codegen

@@ -36,6 +36,7 @@
 #include "core/codegen/lowering.h"
 #include "core/codegen/vector_math.h"
 #include "core/codegen/strided_nest.h"
+#include "core/codegen/tiled_nest.h"
 #include "core/ops/op_helpers.h"
 
 namespace fluidml::codegen {
@@ -407,22 +408,11 @@ void emitStridedNest(KernelBuilder &b, const ir::Shape &shape, const NestOperand
   NestEmitter(b, permuted, permute(out), permutedIns, fn).emit();
 }
 
-std::vector<int> physicalOrder(const ir::TensorType &type) {
-  if (type.layout.order.size() == type.rank()) return type.layout.order;
-  std::vector<int> order(type.rank());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
-  return order;
-}
+std::vector<int> physicalOrder(const ir::TensorType &type) { return type.layout.outerOrder(type.rank()); }
 
 std::vector<int64_t> layoutStrides(const ir::TensorType &type) {
-  const std::vector<int> order = physicalOrder(type);
-  std::vector<int64_t> strides(type.rank(), 0);
-  int64_t stride = 1;
-  for (size_t p = order.size(); p-- > 0;) {
-    strides[static_cast<size_t>(order[p])] = stride;
-    stride *= type.shape[static_cast<size_t>(order[p])];
-  }
-  return strides;
+  assert(type.layout.isPermutation() && "blocked layouts are not strided: see emitLayoutNest");
+  return type.layout.logicalStrides(type.shape);
 }
 
 std::vector<int64_t> broadcastLayoutStrides(const ir::TensorType &in, const ir::Shape &out) {
@@ -443,6 +433,7 @@ namespace {
 using nest::Lanes;
 using nest::LaneFn;
 using nest::NestOperand;
+using nest::TiledOperand;
 using nest::emitStridedNest;
 using ir::DType;
 using ir::Shape;
@@ -650,29 +641,28 @@ double convertLikeInterpreter(double v, DType d) {
 
 // ---- node-level emitters -------------------------------------------------------------------------------------
 
-/// The operand of input `i` read in its layout with the broadcast strides of the output shape.
-NestOperand inputOperand(KernelContext &c, size_t i, const Shape &outShape) {
-  return NestOperand{c.inputs[i], c.inputType(i).dtype, 0, nest::broadcastLayoutStrides(c.inputType(i), outShape)};
+/// The operand of input `i` read in its layout, broadcast to the output shape.
+TiledOperand inputOperand(KernelContext &c, size_t i, const Shape &outShape) {
+  return nest::broadcastTiledOperand(c.inputs[i], c.inputType(i), outShape);
 }
-NestOperand outputOperand(KernelContext &c, size_t i = 0) {
-  const ir::TensorType &t = c.outputType(i);
-  return NestOperand{c.outputs[i], t.dtype, 0, nest::layoutStrides(t)};
-}
-/// Elementwise nests walk the output in its physical order, so its inner loop is contiguous.
-void emitElementwiseNest(KernelContext &c, const std::vector<NestOperand> &ins, const LaneFn &fn) {
+/// Elementwise nests walk the output in its physical order, so its inner loop is contiguous; blocked operands
+/// are split into blocks and lanes (tiled_nest.h), and the output's padding lanes are zeroed.
+Status emitElementwiseNest(KernelContext &c, const std::vector<TiledOperand> &ins, const LaneFn &fn) {
   const ir::TensorType &out = c.outputType(0);
-  emitStridedNest(c.b, out.shape, outputOperand(c), ins, fn, nest::physicalOrder(out));
+  const TiledOperand output = nest::tiledOperand(c.outputs[0], out);
+  FLUIDML_RETURN_IF_ERROR(nest::checkTiledNest(out.shape, output, ins));
+  nest::emitTiledNest(c.b, out, output, ins, fn);
+  return Status::ok();
 }
 
 /// Emits out = fn(inputs...) over all present inputs, broadcast to the output shape.
 Status emitMap(KernelContext &c, const LaneFn &fn) {
   if (!c.hasOutput(0)) return Status::ok();
   const Shape &shape = c.outputType(0).shape;
-  std::vector<NestOperand> ins;
+  std::vector<TiledOperand> ins;
   for (size_t i = 0; i < c.node.inputs.size(); ++i)
     if (c.hasInput(i)) ins.push_back(inputOperand(c, i, shape));
-  emitElementwiseNest(c, ins, fn);
-  return Status::ok();
+  return emitElementwiseNest(c, ins, fn);
 }
 
 using UnaryFn = llvm::Value *(*)(Lanes &, const ir::Node &, DType, llvm::Value *);
@@ -908,7 +898,7 @@ Status emitClip(KernelContext &c) {
     int operand = -1;
   };
   Bound bounds[2];
-  std::vector<NestOperand> ins{inputOperand(c, 0, shape)};
+  std::vector<TiledOperand> ins{inputOperand(c, 0, shape)};
   for (int k = 0; k < 2; ++k) {
     Bound &bound = bounds[k];
     if (c.opset >= 11) {
@@ -925,7 +915,7 @@ Status emitClip(KernelContext &c) {
       }
       if (!bound.isConstant) {
         bound.operand = static_cast<int>(ins.size());
-        ins.push_back(NestOperand{c.inputs[i], d, 0, std::vector<int64_t>(shape.size(), 0)});  // a scalar
+        ins.push_back(TiledOperand{c.inputs[i], d, 0, std::vector<ir::DimAccess>(shape.size())});  // a scalar
       }
     } else {
       const char *name = k == 0 ? "min" : "max";
@@ -935,7 +925,7 @@ Status emitClip(KernelContext &c) {
       bound.value = convertLikeInterpreter(c.node.floatAttr(name, 0.0f), d);
     }
   }
-  emitElementwiseNest(c, ins, [&](Lanes &L, const std::vector<llvm::Value *> &in) {
+  return emitElementwiseNest(c, ins, [&](Lanes &L, const std::vector<llvm::Value *> &in) {
     llvm::Value *v = in[0];
     for (int k = 0; k < 2; ++k) {
       const Bound &bound = bounds[k];
@@ -946,7 +936,6 @@ Status emitClip(KernelContext &c) {
     }
     return v;
   });
-  return Status::ok();
 }
 
 Status emitCast(KernelContext &c) {
@@ -954,9 +943,8 @@ Status emitCast(KernelContext &c) {
   const DType to = c.outputType(0).dtype;
   if (!c.hasOutput(0)) return Status::ok();
   // CastLike's second operand only names the dtype.
-  emitElementwiseNest(c, {inputOperand(c, 0, c.outputType(0).shape)},
-                      [&](Lanes &L, const std::vector<llvm::Value *> &in) { return L.kb.convert(in[0], from, to); });
-  return Status::ok();
+  return emitElementwiseNest(c, {inputOperand(c, 0, c.outputType(0).shape)},
+                             [&](Lanes &L, const std::vector<llvm::Value *> &in) { return L.kb.convert(in[0], from, to); });
 }
 
 /// base^exponent of integer lanes by squaring over every bit of the exponent (wrapping), as the interpreter.
@@ -1013,8 +1001,7 @@ Status emitPow(KernelContext &c) {
       };
     if (fn) {
       if (!c.hasOutput(0)) return Status::ok();
-      emitElementwiseNest(c, {inputOperand(c, 0, c.outputType(0).shape)}, fn);
-      return Status::ok();
+      return emitElementwiseNest(c, {inputOperand(c, 0, c.outputType(0).shape)}, fn);
     }
   }
   return emitMap(c, [&](Lanes &L, const std::vector<llvm::Value *> &in) -> llvm::Value * {
@@ -1042,6 +1029,7 @@ Status emitPow(KernelContext &c) {
 
 void registerElementwiseLowerings(LoweringTable &table) {
   LoweringTable &t = table;
+  const size_t first = t.all().size();
   // The ops the other lowerings and the driver's tests lean on first.
   t.add("Add", &emitBinary<opAdd>);
   t.add("Relu", &emitUnary<opRelu>);
@@ -1109,6 +1097,8 @@ void registerElementwiseLowerings(LoweringTable &table) {
   t.add("Where", &emitWhere);
   t.add("Cast", &emitCast);
   t.add("CastLike", &emitCast);
+  // Every emitter above runs through emitElementwiseNest: any layout, blocked ones included.
+  t.declareLayoutsSince(first, LayoutSupport::Blocked);
 }
 
 llvm::Value *sigmoidVector(KernelBuilder &b, llvm::Value *x) {

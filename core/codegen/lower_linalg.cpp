@@ -162,6 +162,28 @@ void emitZeroFill(KernelBuilder &b, ir::DType dtype, llvm::Value *out, int64_t c
   b.loop(count, [&](llvm::Value *i) { b.store(dtype, b.constant(dtype, 0.0), out, i); }, "z");
 }
 
+/// Strides of the operand's batch dims (its leading `operandBatch.size()` dims, numpy-broadcast to `batch`).
+std::vector<int64_t> batchStridesOf(const ir::Shape &operandBatch, const std::vector<int64_t> &own,
+                                    const ir::Shape &batch) {
+  std::vector<int64_t> strides(batch.size(), 0);
+  const size_t shift = batch.size() - operandBatch.size();
+  for (size_t i = 0; i < operandBatch.size(); ++i)
+    if (operandBatch[i] != 1) strides[shift + i] = own[i];
+  return strides;
+}
+
+/// Operands in any permutation are read through their strides; the output's rows must keep their columns
+/// contiguous (C(i, j) at c[i * ldc + j]).
+Status checkMatMulOutput(const ir::Graph &graph, const ir::Node &node) {
+  const ir::TensorType &b = graph.value(node.inputs[1]).type;
+  const ir::TensorType &out = graph.value(node.outputs[0]).type;
+  if (b.rank() == 1 || out.layout.isRowMajor()) return Status::ok();
+  const std::vector<int64_t> strides = out.layout.logicalStrides(out.shape);
+  if (strides.back() == 1 || out.shape.back() == 1) return Status::ok();
+  return Status::error("writes " + out.layout.toString(out.rank()) +
+                       ": the output's last dim must be innermost (its columns contiguous)");
+}
+
 Status emitMatMul(KernelContext &c) {
   const ir::TensorType &aType = c.inputType(0);
   const ir::TensorType &bType = c.inputType(1);
@@ -169,22 +191,33 @@ Status emitMatMul(KernelContext &c) {
   if (outType.numel() == 0) return Status::ok();
   const MatMulDims d = matMulDims(aType.shape, bType.shape, outType.shape);
   const ir::DType dtype = outType.dtype;
+  // Every operand read through the strides of its layout (row-major unless a layout pass permuted it).
+  const std::vector<int64_t> aOwn = aType.layout.logicalStrides(aType.shape);
+  const std::vector<int64_t> bOwn = bType.layout.logicalStrides(bType.shape);
+  const std::vector<int64_t> cOwn = outType.layout.logicalStrides(outType.shape);
+  const bool aVector = aType.rank() == 1, bVector = bType.rank() == 1;
+  const int64_t aRow = aVector ? 0 : aOwn[aType.rank() - 2], aK = aOwn.back();
+  const int64_t bK = bVector ? bOwn[0] : bOwn[bType.rank() - 2], bN = bVector ? 0 : bOwn.back();
+  const int64_t ldc = aVector ? 0 : cOwn[d.batch.size()];
+  const bool rowMajor = aType.layout.isRowMajor() && bType.layout.isRowMajor() && outType.layout.isRowMajor();
   gemm::Batch batch;
   const int64_t batchCount = numel(d.batch);
-  const bool sharedB = numel(d.bBatch) == 1 && numel(d.aBatch) == batchCount;
+  // Stacked left matrices (one tall product) need A's and C's batches contiguous with their rows.
+  const bool sharedB = numel(d.bBatch) == 1 && numel(d.aBatch) == batchCount && rowMajor;
   int64_t m = d.m;
   if (sharedB) {
-    m = batchCount * d.m;  // stacked left matrices: one tall product
+    m = batchCount * d.m;
   } else {
     batch.shape = d.batch;
-    batch.aStrides = linalg::scaledStrides(linalg::broadcastStrides(d.aBatch, d.batch), d.m * d.k);
-    batch.bStrides = linalg::scaledStrides(linalg::broadcastStrides(d.bBatch, d.batch), d.k * d.n);
-    batch.cStrides = linalg::scaledStrides(ir::rowMajorStrides(d.batch), d.m * d.n);
+    batch.aStrides = batchStridesOf(d.aBatch, aOwn, d.batch);
+    batch.bStrides = batchStridesOf(d.bBatch, bOwn, d.batch);
+    batch.cStrides = batchStridesOf(d.batch, cOwn, d.batch);
     batch.biasStrides.assign(d.batch.size(), 0);
   }
   if (dtype != ir::DType::Float32) {
     emitZeroFill(c.b, dtype, c.outputs[0], outType.numel());
-    emitScalarProduct(c.b, dtype, m, d.n, d.k, batch, c.inputs[0], d.k, 1, c.inputs[1], d.n, 1, c.outputs[0], d.n, 1.0f);
+    emitScalarProduct(c.b, dtype, m, d.n, d.k, batch, c.inputs[0], aRow, aK, c.inputs[1], bK, bN, c.outputs[0],
+                      ldc, 1.0f);
     return Status::ok();
   }
   GemmSpec s;
@@ -193,13 +226,13 @@ Status emitMatMul(KernelContext &c) {
   s.k = d.k;
   s.a.kind = OperandA::Kind::Strided;
   s.a.base = c.inputs[0];
-  s.a.rowStride = d.k;
-  s.a.kStride = 1;
-  s.b = stridedB(c, 1, c.inputs[1], std::max<int64_t>(1, numel(d.bBatch)), d.k, d.n, d.n, 1, d.k * d.n,
+  s.a.rowStride = sharedB ? d.k : aRow;
+  s.a.kStride = aK;
+  s.b = stridedB(c, 1, c.inputs[1], std::max<int64_t>(1, numel(d.bBatch)), d.k, d.n, bK, bN, d.k * d.n,
                  sharedB ? nullptr : &batch.bStrides);
   s.batch = batch;
   s.c = c.outputs[0];
-  s.ldc = d.n;
+  s.ldc = sharedB ? d.n : ldc;
   s.name = "matmul";
   // Fused steps: a Full operand has C's layout, a LastDim one (a bias over columns) is read by column.
   linalg::fuseSteps(c, s, [&](ops::OperandBroadcast broadcast) {
@@ -230,8 +263,11 @@ Status emitGemmOp(KernelContext &c) {
   std::vector<int64_t> biasStrides{0, 0};
   const bool hasBias = c.hasInput(2);
   if (hasBias) biasStrides = linalg::broadcastStrides(c.inputType(2).shape, {m, n});
-  const int64_t aRow = transA ? 1 : k, aK = transA ? m : 1;
-  const int64_t bK = transB ? 1 : n, bN = transB ? k : 1;
+  // A and B are read through the strides of their layouts (a permuted operand costs no conversion).
+  const std::vector<int64_t> aOwn = aType.layout.logicalStrides(aType.shape);
+  const std::vector<int64_t> bOwn = c.inputType(1).layout.logicalStrides(c.inputType(1).shape);
+  const int64_t aRow = aOwn[transA ? 1 : 0], aK = aOwn[transA ? 0 : 1];
+  const int64_t bK = bOwn[transB ? 1 : 0], bN = bOwn[transB ? 0 : 1];
 
   if (dtype != ir::DType::Float32) {
     KernelBuilder &b = c.b;
@@ -368,12 +404,13 @@ Expected<Einsum> resolveEinsum(const std::string &raw, const std::vector<ir::Sha
   return e;
 }
 
-/// Per-label strides of operand i: summed over repeated labels, 0 along dims of size 1 (broadcast).
-std::map<int, int64_t> labelStrides(const std::vector<int> &labels, const ir::Shape &shape) {
+/// Per-label strides of an operand in its layout: summed over repeated labels, 0 along dims of size 1
+/// (broadcast). Einsum reads and writes every permutation through these strides.
+std::map<int, int64_t> labelStrides(const std::vector<int> &labels, const ir::TensorType &type) {
   std::map<int, int64_t> strides;
-  const std::vector<int64_t> own = ir::rowMajorStrides(shape);
+  const std::vector<int64_t> own = type.layout.logicalStrides(type.shape);
   for (size_t d = 0; d < labels.size(); ++d)
-    if (shape[d] != 1) strides[labels[d]] += own[d];
+    if (type.shape[d] != 1) strides[labels[d]] += own[d];
   return strides;
 }
 
@@ -393,9 +430,9 @@ void emitEinsumLoops(KernelContext &c, const Einsum &e) {
   };
   std::vector<std::vector<int64_t>> inputStrides;
   for (size_t i = 0; i < c.inputs.size(); ++i)
-    inputStrides.push_back(stridesFor(labelStrides(e.inputLabels[i], c.inputType(i).shape)));
+    inputStrides.push_back(stridesFor(labelStrides(e.inputLabels[i], c.inputType(i))));
   std::map<int, int64_t> outByLabel;
-  const std::vector<int64_t> outStrides = ir::rowMajorStrides(c.outputType(0).shape);
+  const std::vector<int64_t> outStrides = c.outputType(0).layout.logicalStrides(c.outputType(0).shape);
   for (size_t d = 0; d < e.outputLabels.size(); ++d) outByLabel[e.outputLabels[d]] = outStrides[d];
   const std::vector<int64_t> outLoopStrides = stridesFor(outByLabel);
 
@@ -422,10 +459,10 @@ bool emitEinsumGemm(KernelContext &c, const Einsum &e) {
     if (std::set<int>(labels.begin(), labels.end()).size() != labels.size()) return false;  // a diagonal
     for (size_t d = 0; d < labels.size(); ++d)
       if (c.inputType(i).shape[d] != e.sizes.at(labels[d])) return false;  // broadcasting
-    strides.push_back(labelStrides(labels, c.inputType(i).shape));
+    strides.push_back(labelStrides(labels, c.inputType(i)));
   }
   std::map<int, int64_t> outStrides;
-  const std::vector<int64_t> own = ir::rowMajorStrides(outShape);
+  const std::vector<int64_t> own = c.outputType(0).layout.logicalStrides(outShape);
   for (size_t d = 0; d < e.outputLabels.size(); ++d) outStrides[e.outputLabels[d]] = own[d];
   auto has = [&](size_t input, int label) {
     const auto &l = e.inputLabels[input];
@@ -508,10 +545,23 @@ Status emitEinsum(KernelContext &c) {
 
 }  // namespace
 
+/// Gemm reads A and B in any permutation; its bias C and its output stay row-major.
+Status checkGemmLayouts(const ir::Graph &graph, const ir::Node &node) {
+  for (ir::ValueId v : {node.input(2), node.output(0)})
+    if (v != ir::kNoValue && !graph.value(v).type.layout.isRowMajor())
+      return Status::error("'" + graph.value(v).name + "' has layout " +
+                           graph.value(v).type.layout.toString(graph.value(v).type.rank()) +
+                           "; Gemm reads permuted A and B, its bias and output row-major only");
+  return Status::ok();
+}
+
 void registerLinalgLowerings(LoweringTable &table) {
   table.add("MatMul", emitMatMul);
   table.add("Gemm", emitGemmOp);
   table.add("Einsum", emitEinsum);
+  table.declareLayouts("", "MatMul", LayoutSupport::Permuted, &checkMatMulOutput);
+  table.declareLayouts("", "Gemm", LayoutSupport::Permuted, &checkGemmLayouts);
+  table.declareLayouts("", "Einsum", LayoutSupport::Permuted);
   linalg::registerConvLowerings(table);
   linalg::registerPoolLowerings(table);
 }

@@ -370,8 +370,16 @@ Expected<AxisGeom> softmaxGeom(const KernelContext &c) {
   if (rank == 0) return Status::error(c.node.opType + " needs an input of rank 1 or more");
   if (c.opset >= 13) {
     FLUIDML_ASSIGN_OR_RETURN(int64_t axis, ops::normalizeAxis(c.node.intAttr("axis", -1), rank));
-    size_t a = static_cast<size_t>(axis);
-    return AxisGeom{product(shape, 0, a), shape[a], product(shape, a + 1, shape.size())};
+    // Slices along the axis are independent: walk them in physical order (input and output share one
+    // permutation, checkSoftmaxLayouts), so a permuted tensor costs nothing.
+    const std::vector<int> order = c.inputType(0).layout.outerOrder(shape.size());
+    Shape physical;
+    size_t a = 0;
+    for (size_t p = 0; p < order.size(); ++p) {
+      physical.push_back(shape[static_cast<size_t>(order[p])]);
+      if (order[p] == axis) a = p;
+    }
+    return AxisGeom{product(physical, 0, a), physical[a], product(physical, a + 1, physical.size())};
   }
   int64_t axis = c.node.intAttr("axis", 1);
   int64_t normalized = axis < 0 ? axis + rank : axis;
@@ -913,7 +921,15 @@ Status emitReduce(KernelContext &c) {
   if (!isFloat && (kKind == ReduceKind::L2 || kKind == ReduceKind::LogSum || kKind == ReduceKind::LogSumExp))
     return Status::error(c.node.opType + " does not support " + std::string(ir::dtypeName(dtype)) + " inputs");
 
-  const ReduceLayout layout = makeReduceLayout(shape, reduced);
+  // Reductions walk the input in physical order; the output keeps the kept dims in that order
+  // (checkReduceLayouts), so they index it row-major as before.
+  Shape physical;
+  std::vector<bool> physicalReduced;
+  for (int d : inType.layout.outerOrder(shape.size())) {
+    physical.push_back(shape[static_cast<size_t>(d)]);
+    physicalReduced.push_back(reduced[static_cast<size_t>(d)]);
+  }
+  const ReduceLayout layout = makeReduceLayout(physical, physicalReduced);
   // Accumulators: the float type itself, int64 for integers (sums and products wrap as in the reference).
   llvm::Type *accType = isFloat ? b.scalarType(dtype) : ir.getInt64Ty();
   const int width = isFloat ? floatWidth(dtype) : 8;
@@ -1121,6 +1137,73 @@ Status emitMeanVarianceNormalization(KernelContext &c) {
 
 }  // namespace
 
+/// Softmax, LogSoftmax and Hardmax (opset 13 on: one axis) read any permutation that their output shares.
+Status checkSoftmaxLayouts(const ir::Graph &graph, const ir::Node &node) {
+  const ir::TensorType &in = graph.value(node.inputs[0]).type;
+  const ir::TensorType &out = graph.value(node.outputs[0]).type;
+  if (in.layout.isRowMajor() && out.layout.isRowMajor()) return Status::ok();
+  if (graph.opsetVersion(node.domain) < 13)
+    return Status::error("permuted layouts need the opset-13 form (one axis); opset " +
+                         std::to_string(graph.opsetVersion(node.domain)) + " flattens the trailing dims");
+  if (!(in.layout == out.layout))
+    return Status::error("input " + in.layout.toString(in.rank()) + " and output " + out.layout.toString(out.rank()) +
+                         " must share one layout");
+  return Status::ok();
+}
+
+/// Reductions read any permutation; the output must keep the kept dims in the input's physical order.
+Status checkReduceLayouts(const ir::Graph &graph, const ir::Node &node) {
+  const ir::TensorType &in = graph.value(node.inputs[0]).type;
+  const ir::TensorType &out = graph.value(node.outputs[0]).type;
+  if (in.layout.isRowMajor() && out.layout.isRowMajor()) return Status::ok();
+  const int64_t rank = static_cast<int64_t>(in.rank());
+  std::optional<std::vector<int64_t>> axes = node.intsAttr("axes");
+  if (!axes && node.hasInput(1) && graph.value(node.inputs[1]).isConstant())
+    axes = graph.value(node.inputs[1]).constant.toInt64Vector();
+  std::vector<bool> reduced(in.rank(), !axes || axes->empty());
+  if (axes && axes->empty() && node.intAttr("noop_with_empty_axes", 0) != 0) reduced.assign(in.rank(), false);
+  if (axes)
+    for (int64_t a : *axes)
+      if (a >= -rank && a < rank) reduced[static_cast<size_t>(a < 0 ? a + rank : a)] = true;
+  const bool keep = node.intAttr("keepdims", 1) != 0 || out.rank() == in.rank();
+  // The input's kept dims (extent > 1) in physical order, named by their output dim; then the output's own.
+  std::vector<int> expected, actual;
+  for (int d : in.layout.outerOrder(in.rank())) {
+    if (reduced[static_cast<size_t>(d)] || in.shape[static_cast<size_t>(d)] == 1) continue;
+    int outDim = d;
+    if (!keep) outDim -= static_cast<int>(std::count(reduced.begin(), reduced.begin() + d, true));
+    expected.push_back(outDim);
+  }
+  for (int d : out.layout.outerOrder(out.rank()))
+    if (out.shape[static_cast<size_t>(d)] != 1) actual.push_back(d);
+  if (expected == actual) return Status::ok();
+  return Status::error("output " + out.layout.toString(out.rank()) + " does not keep the kept dims in the order of " +
+                       "input " + in.layout.toString(in.rank()));
+}
+
+/// LayerNormalization normalizes contiguous rows: a permutation that keeps the normalized dims innermost, in
+/// order, only reorders the rows (each normalized alike). Input and output share it; Mean and InvStdDev, one
+/// value per row, are then only written for row-major inputs.
+Status checkLayerNormLayouts(const ir::Graph &graph, const ir::Node &node) {
+  const ir::TensorType &in = graph.value(node.inputs[0]).type;
+  const ir::TensorType &out = graph.value(node.outputs[0]).type;
+  if (in.layout.isRowMajor() && out.layout.isRowMajor()) return Status::ok();
+  const int64_t rank = static_cast<int64_t>(in.rank());
+  int64_t axis = node.intAttr("axis", -1);
+  if (axis < 0) axis += rank;
+  const std::vector<int> order = in.layout.outerOrder(in.rank());
+  bool suffixKept = in.layout == out.layout && axis >= 0 && axis <= rank;
+  for (int64_t d = axis; suffixKept && d < rank; ++d)
+    suffixKept = order[static_cast<size_t>(d)] == d;
+  if (!suffixKept)
+    return Status::error("input " + in.layout.toString(in.rank()) + " and output " + out.layout.toString(out.rank()) +
+                         " must share one layout that keeps the normalized dims innermost, in order");
+  for (size_t k = 1; k < node.outputs.size(); ++k)
+    if (node.outputs[k] != ir::kNoValue)
+      return Status::error("Mean and InvStdDev are written for row-major inputs only");
+  return Status::ok();
+}
+
 void registerNormalizationLowerings(LoweringTable &table) {
   table.add("Softmax", emitSoftmax<SoftmaxKind::Softmax>);
   table.add("LogSoftmax", emitSoftmax<SoftmaxKind::LogSoftmax>);
@@ -1143,6 +1226,12 @@ void registerNormalizationLowerings(LoweringTable &table) {
   table.add("ReduceLogSumExp", emitReduce<ReduceKind::LogSumExp>);
   table.add("ArgMax", emitArg<true>);
   table.add("ArgMin", emitArg<false>);
+  for (const char *op : {"Softmax", "LogSoftmax", "Hardmax"})
+    table.declareLayouts("", op, LayoutSupport::Permuted, &checkSoftmaxLayouts);
+  for (const char *op : {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+                         "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"})
+    table.declareLayouts("", op, LayoutSupport::Permuted, &checkReduceLayouts);
+  table.declareLayouts("", "LayerNormalization", LayoutSupport::Permuted, &checkLayerNormLayouts);
 }
 
 }  // namespace fluidml::codegen

@@ -1,13 +1,16 @@
 // The lowering table: how each op of the op table becomes LLVM IR. One emitter per op, grouped in one file
 // per family (core/codegen/lower_<family>.cpp), registered explicitly in lowering.cpp. An emitter writes the
-// body of the node's kernel function: operands arrive as pointers to element 0 of dense row-major tensors
-// with static types; constant operands' values are known at compile time.
+// body of the node's kernel function: operands arrive as pointers to element 0 of dense tensors with static
+// types, stored in their layouts; constant operands' values are known at compile time. Every entry declares the
+// layouts it reads and writes (row-major unless its family says more), and the module builder checks them
+// before emitting, so a layout a kernel cannot read is an error, never a silent miscompile.
 #pragma once
 
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/codegen/compiler.h"
 #include "core/codegen/kernel_builder.h"
 #include "core/ir/graph.h"
 #include "core/ops/fused_epilogue.h"
@@ -46,10 +49,25 @@ struct KernelContext {
 
 using EmitFn = Status (*)(KernelContext &);
 
+/// The layouts an emitter reads and writes; each level includes the ones before it. Constants are always
+/// row-major (the verifier says so); the level covers the node's other operands and its outputs.
+enum class LayoutSupport : uint8_t {
+  RowMajor,  ///< dense row-major operands only
+  Permuted,  ///< any permutation of the dims, through strides
+  Blocked,   ///< permutations and blocked layouts (one block size per dim across the node's operands)
+};
+/// "row-major", "permuted", "blocked".
+std::string_view layoutSupportName(LayoutSupport support);
+
+/// A further condition on one node's layouts beyond its level (Identity: input and output alike); nullptr = none.
+using LayoutCheckFn = Status (*)(const ir::Graph &, const ir::Node &);
+
 struct LoweringEntry {
   std::string opType;
   EmitFn emit = nullptr;
   std::string domain;  // "" = ai.onnx
+  LayoutSupport layouts = LayoutSupport::RowMajor;
+  LayoutCheckFn layoutCheck = nullptr;
 };
 
 class LoweringTable {
@@ -62,10 +80,21 @@ class LoweringTable {
   void add(std::string opType, EmitFn emit, std::string domain = "") {
     entries_.push_back({std::move(opType), emit, std::move(domain)});
   }
+  /// Declares the layouts an already added entry reads and writes (each family declares its own).
+  void declareLayouts(std::string_view domain, std::string_view opType, LayoutSupport layouts,
+                      LayoutCheckFn check = nullptr);
+  /// Declares the layouts of every entry added from index `first` on (a family whose emitters share one engine).
+  void declareLayoutsSince(size_t first, LayoutSupport layouts) {
+    for (size_t i = first; i < entries_.size(); ++i) entries_[i].layouts = layouts;
+  }
 
  private:
   std::vector<LoweringEntry> entries_;
 };
+
+/// The default further check of a blocked-capable entry: operands aligned to output 0's dims (numpy broadcasting)
+/// tile each dim by one block size.
+Status checkOneBlockSizePerDim(const ir::Graph &graph, const ir::Node &node);
 
 /// Family registration, one per core/codegen/lower_<family>.cpp.
 void registerElementwiseLowerings(LoweringTable &table);
@@ -74,5 +103,7 @@ void registerLinalgLowerings(LoweringTable &table);
 void registerNormalizationLowerings(LoweringTable &table);
 void registerIndexingLowerings(LoweringTable &table);
 void registerFusedLowerings(LoweringTable &table);
+/// fluidml.Relayout (lower_data_movement.cpp).
+void registerRelayoutLowering(LoweringTable &table);
 
 }  // namespace fluidml::codegen

@@ -48,8 +48,6 @@ constexpr double kSerialFlops = 1 << 20;
 
 size_t alignUp(size_t value, size_t alignment) { return (value + alignment - 1) / alignment * alignment; }
 
-bool isRowMajor(const ir::TensorType &type) { return type.layout.order.empty() || type.layout.isIdentity(); }
-
 std::string nodeContext(const ir::Node &node) {
   return "node '" + node.name + "' (" + node.opType + ", #" + std::to_string(node.id) + ")";
 }
@@ -367,6 +365,8 @@ Expected<BuiltModule> ModuleEmitter::build(const ModuleBuildOptions &options) {
         ++kernelReadsLeft_[static_cast<size_t>(in)];
       }
   }
+  // Every kernel must read and write the layouts its operands have: checked once, before any code exists.
+  for (ir::NodeId id : graph_.order()) FLUIDML_RETURN_IF_ERROR(checkNodeLayouts(graph_, graph_.node(id)));
   for (ir::NodeId id : graph_.order()) {
     const ir::Node &node = graph_.node(id);
     bool anyStorage = false;
@@ -551,7 +551,7 @@ bool isByteCopyNode(const ir::Graph &graph, const ir::Node &node) {
   }
   const ir::TensorType &in = graph.value(node.inputs[0]).type;
   const ir::TensorType &out = graph.value(node.outputs[0]).type;
-  return in.dtype == out.dtype && in.bytes() == out.bytes() && isRowMajor(in) && isRowMajor(out);
+  return in.dtype == out.dtype && in.bytes() == out.bytes() && in.layout.isRowMajor() && out.layout.isRowMajor();
 }
 
 Expected<BuiltModule> buildModule(llvm::LLVMContext &context, const ir::Graph &graph, const analysis::MemoryPlan &plan,

@@ -2,10 +2,21 @@
 
 namespace fluidml::ir {
 
-int64_t shapeNumel(const Shape &shape) {
+int64_t shapeNumel(const Shape &shape) { return checkedShapeNumel(shape).value_or(INT64_MAX); }
+
+std::optional<int64_t> checkedShapeNumel(const Shape &shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return std::nullopt;
   return n;
+}
+
+std::optional<int64_t> TensorType::checkedBytes() const {
+  if (!checkedShapeNumel(shape)) return std::nullopt;
+  const std::optional<int64_t> n = layout.physicalNumel(shape);
+  int64_t bytes = 0;
+  if (!n || __builtin_mul_overflow(*n, static_cast<int64_t>(dtypeSize(dtype)), &bytes)) return std::nullopt;
+  return bytes;
 }
 
 std::string shapeToString(const Shape &shape) {
@@ -18,35 +29,13 @@ std::string shapeToString(const Shape &shape) {
   return s;
 }
 
-Layout Layout::identity(size_t rank) {
-  Layout layout;
-  for (size_t i = 0; i < rank; ++i) layout.order.push_back(static_cast<int>(i));
-  return layout;
-}
-
-bool Layout::isIdentity() const {
-  for (size_t i = 0; i < order.size(); ++i)
-    if (order[i] != static_cast<int>(i)) return false;
-  return true;
-}
-
-std::string Layout::toString() const {
-  std::string s = "(";
-  for (size_t i = 0; i < order.size(); ++i) {
-    if (i) s += ',';
-    s += std::to_string(order[i]);
-  }
-  return s + ")";
-}
-
 bool TensorType::operator==(const TensorType &other) const {
-  return dtype == other.dtype && shape == other.shape && layout.isIdentity() == other.layout.isIdentity() &&
-         (layout.isIdentity() || layout == other.layout);
+  return dtype == other.dtype && shape == other.shape && layout == other.layout;
 }
 
 std::string TensorType::toString() const {
   std::string s = std::string(dtypeName(dtype)) + "[" + (shape.empty() ? "" : shapeToString(shape)) + "]";
-  if (!layout.isIdentity()) s += " layout" + layout.toString();
+  if (!layout.isRowMajor()) s += " " + layout.toString(shape.size());
   return s;
 }
 

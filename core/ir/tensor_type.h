@@ -2,42 +2,40 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/ir/dtype.h"
+#include "core/ir/layout.h"
 
 namespace fluidml::ir {
 
-using Shape = std::vector<int64_t>;
-
-/// Number of elements of a shape (1 for a scalar).
+/// Number of elements of a shape (1 for a scalar); saturates at INT64_MAX (type inference rejects such shapes).
 int64_t shapeNumel(const Shape &shape);
+/// Number of elements, nullopt when it overflows int64 or a dim is negative.
+std::optional<int64_t> checkedShapeNumel(const Shape &shape);
 /// "1x3x224x224"; "scalar" for rank 0.
 std::string shapeToString(const Shape &shape);
-
-/// Physical order of the logical dimensions: `order[i]` is the logical dim stored at physical position i
-/// (outermost first). The identity permutation is row-major. Kernels index logical coordinates; the layout
-/// only decides strides.
-struct Layout {
-  std::vector<int> order;
-
-  static Layout identity(size_t rank);
-  bool isIdentity() const;
-  bool operator==(const Layout &other) const = default;
-  std::string toString() const;  // "(0,2,3,1)"
-};
 
 struct TensorType {
   DType dtype = DType::Float32;
   Shape shape;
-  Layout layout;  // empty order means row-major (identity)
+  Layout layout;  // row-major by default
 
   TensorType() = default;
   TensorType(DType dtype, Shape shape) : dtype(dtype), shape(std::move(shape)) {}
 
+  /// Logical elements.
   int64_t numel() const { return shapeNumel(shape); }
-  size_t bytes() const { return static_cast<size_t>(numel()) * dtypeSize(dtype); }
+  /// Elements stored, padding lanes of blocked layouts included.
+  int64_t physicalNumel() const { return layout.physicalNumel(shape).value_or(INT64_MAX); }
+  /// Bytes stored, padding included: what buffers, the memory plan and the AOT metadata use.
+  size_t bytes() const { return static_cast<size_t>(physicalNumel()) * dtypeSize(dtype); }
+  /// Bytes stored, nullopt when the element or byte count overflows int64.
+  std::optional<int64_t> checkedBytes() const;
+  /// Bytes of the logical elements, as a row-major buffer of the same shape holds them.
+  size_t logicalBytes() const { return static_cast<size_t>(numel()) * dtypeSize(dtype); }
   size_t rank() const { return shape.size(); }
   bool operator==(const TensorType &other) const;
   /// "float32[1x3x224x224]", with the layout appended when it is not row-major.

@@ -23,8 +23,11 @@ Status verify(const Graph &graph) {
                   v.type.toString());
     for (int64_t d : v.type.shape)
       if (d < 0) return fail("value '" + v.name + "' has a negative dimension");
-    if (!v.type.layout.order.empty() && v.type.layout.order.size() != v.type.shape.size())
-      return fail("value '" + v.name + "' has a layout of the wrong rank");
+    if (Status layout = v.type.layout.validate(v.type.shape); !layout.isOk())
+      return fail("value '" + v.name + "': " + layout.message());
+    if (v.isConstant() && !v.type.layout.isRowMajor())
+      return fail("constant '" + v.name + "' has layout " + v.type.layout.toString(v.type.rank()) +
+                  " (constants stay row-major; codegen re-lays weights out as derived weights)");
     if (v.producer != kNoNode) {
       const Node &p = graph.node(v.producer);
       if (!p.alive) return fail("value '" + v.name + "' is produced by a removed node");
@@ -75,8 +78,17 @@ Status verify(const Graph &graph) {
   for (ValueId in : graph.inputs())
     if (!graph.value(in).alive || graph.value(in).producer != kNoNode || graph.value(in).isConstant())
       return fail("graph input '" + graph.value(in).name + "' is produced, constant or removed");
-  for (ValueId out : graph.outputs())
+  for (ValueId in : graph.inputs())
+    if (!graph.value(in).type.layout.isRowMajor())
+      return fail("graph input '" + graph.value(in).name + "' has layout " +
+                  graph.value(in).type.layout.toString(graph.value(in).type.rank()) + " (model inputs stay row-major)");
+  for (ValueId out : graph.outputs()) {
     if (out < 0 || !graph.value(out).alive) return fail("a graph output refers to a removed value");
+    if (!graph.value(out).type.layout.isRowMajor())
+      return fail("graph output '" + graph.value(out).name + "' has layout " +
+                  graph.value(out).type.layout.toString(graph.value(out).type.rank()) +
+                  " (model outputs stay row-major)");
+  }
   return Status::ok();
 }
 

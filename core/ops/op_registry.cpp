@@ -26,6 +26,7 @@ const OpRegistry &OpRegistry::instance() {
     registerLinalgOps(r);
     registerNormalizationOps(r);
     registerFusedOps(r);
+    registerRelayoutOp(r);
     return r;
   }();
   return registry;
@@ -43,6 +44,11 @@ void OpRegistry::add(OpSchema schema) { schemas_.push_back(std::move(schema)); }
 std::string describeNode(const ir::Node &node) {
   return "node '" + node.name + "' (" + node.opType + ", #" + std::to_string(node.id) + ")";
 }
+
+namespace {
+/// The largest tensor a model may declare (2^50 bytes): far beyond any machine, far below where sums of sizes wrap.
+constexpr int64_t kMaxTensorBytes = int64_t{1} << 50;
+}  // namespace
 
 Status inferNodeTypes(ir::Graph &graph, ir::NodeId nodeId) {
   const ir::Node &node = graph.node(nodeId);
@@ -62,9 +68,21 @@ Status inferNodeTypes(ir::Graph &graph, ir::NodeId nodeId) {
   FLUIDML_RETURN_IF_ERROR(schema->infer(context));
   for (size_t i = 0; i < node.outputs.size(); ++i) {
     if (node.outputs[i] == ir::kNoValue) continue;
-    for (int64_t d : context.outputTypes()[i].shape)
+    ir::TensorType type = context.outputTypes()[i];
+    for (int64_t d : type.shape)
       if (d < 0) return Status::error("inferred a negative dimension for output " + std::to_string(i));
-    graph.value(node.outputs[i]).type = context.outputTypes()[i];
+    // The one guard against sizes that wrap: every later byte count (plan, buffers, kernels) trusts it.
+    const std::optional<int64_t> bytes = type.checkedBytes();
+    if (!bytes || *bytes > kMaxTensorBytes)
+      return Status::error("output " + std::to_string(i) + " would be " + std::string(ir::dtypeName(type.dtype)) + "[" +
+                           ir::shapeToString(type.shape) + "], more than " + std::to_string(kMaxTensorBytes >> 40) +
+                           " TiB; check the model's shapes or the --shape values");
+    // Layouts are chosen by passes, not by type rules (but for Relayout's, which is its attribute): a layout
+    // survives re-inference as long as it still fits the shape.
+    ir::Value &value = graph.value(node.outputs[i]);
+    if (!schema->definesLayout)
+      type.layout = value.type.layout.validate(type.shape).isOk() ? value.type.layout : ir::Layout::rowMajor();
+    value.type = std::move(type);
   }
   return Status::ok();
 }

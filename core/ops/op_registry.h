@@ -70,6 +70,9 @@ struct OpSchema {
   /// when the graph is compiled; tests that feed them as inputs bind them as constants.
   std::vector<int> shapeOperands;
   std::string family;  // "elementwise", "shape", ... (for `fluidml ops`)
+  /// True when the type rule decides the output's layout (fluidml.Relayout); other rules' layouts are ignored
+  /// and a value keeps the layout a pass gave it.
+  bool definesLayout = false;
 };
 
 class OpRegistry {
@@ -100,5 +103,7 @@ void registerLinalgOps(OpRegistry &registry);
 void registerNormalizationOps(OpRegistry &registry);
 /// fluidml.FusedConv / fluidml.FusedMatMul (core/ops/fused.cpp; see fused_epilogue.h).
 void registerFusedOps(OpRegistry &registry);
+/// fluidml.Relayout (core/ops/relayout.cpp).
+void registerRelayoutOp(OpRegistry &registry);
 
 }  // namespace fluidml::ops

@@ -11,6 +11,8 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
+#include <random>
 #include <set>
 #include <sstream>
 
@@ -19,7 +21,10 @@
 #include "core/interp/interpreter.h"
 #include "core/onnx/onnx_import.h"
 #include "core/onnx/tensor_proto.h"
+#include "core/codegen/compiler.h"
+#include "core/ir/verifier.h"
 #include "tests/conformance/tensor_compare.h"
+#include "tests/layouts/random_layouts.h"
 
 namespace fs = std::filesystem;
 using namespace fluidml;
@@ -44,6 +49,8 @@ struct Options {
   bool verbose = false;
   bool planned = false;
   bool compiled = false;  // also compile every passing case with LLVM and check its outputs
+  /// With --layouts permuted|blocked: the compiled run gives the node random layouts on its operands first.
+  std::optional<test::LayoutMix> layouts;
 };
 
 /// What the planned runs covered, for the summary.
@@ -56,6 +63,9 @@ struct PlannedCounts {
   size_t lowerBoundBytes = 0;
   size_t naiveBytes = 0;
   int compiledRuns = 0;   // cases x data sets compiled with LLVM (best-of plan) and matching the expected outputs
+  /// --layouts: per op, nodes whose kernel read the random layouts natively, and nodes that refused them (a
+  /// Relayout converted the operands; the run then checks the conversions and the row-major kernel).
+  std::map<std::string, std::pair<int, int>> layoutNodes;
 };
 
 constexpr const char *kPlanners[] = {"naive", "greedy-size", "best-of"};
@@ -128,8 +138,24 @@ std::vector<std::string> sortedPbFiles(const fs::path &dir, const std::string &p
 
 /// Compiles the graph with its best-of plan through the LLVM JIT and checks the outputs against the expected ones
 /// with ONNX's tolerance; an error message, or empty.
-std::string checkCompiledRun(const ir::Graph &graph, const std::vector<ir::Tensor> &inputs,
-                             const std::vector<onnxio::NamedTensor> &expected, PlannedCounts &counts) {
+std::string checkCompiledRun(const ir::Graph &original, const std::vector<ir::Tensor> &inputs,
+                             const std::vector<onnxio::NamedTensor> &expected, PlannedCounts &counts,
+                             const Options &options, const std::string &caseName) {
+  ir::Graph graph = original.clone();
+  if (options.layouts) {
+    std::mt19937 rng(static_cast<uint32_t>(std::hash<std::string>{}(caseName)));
+    const std::vector<ir::NodeId> nodes = graph.order();
+    Status exposed = test::exposeNodesToLayouts(graph, rng, *options.layouts);
+    if (!exposed.isOk()) return "layouts: " + exposed.message();
+    for (ir::NodeId id : nodes) {
+      auto &[native, refused] = counts.layoutNodes[graph.node(id).opType];
+      ++(codegen::checkNodeLayouts(graph, graph.node(id)).isOk() ? native : refused);
+    }
+    auto legalized = test::legalizeForCodegen(graph);
+    if (!legalized) return "layouts: " + legalized.message();
+    Status verified = ir::verify(graph);
+    if (!verified.isOk()) return "layouts: " + verified.message();
+  }
   auto plan = analysis::planMemory(graph, {});
   if (!plan) return "compiled: " + plan.message();
   auto model = codegen::compileJit(graph, *plan, {});
@@ -187,7 +213,7 @@ CaseResult runDataSet(const fs::path &caseDir, const fs::path &setDir, const Opt
     if (!problem.empty()) return {Outcome::Fail, problem};
   }
   if (runOptions.compiled) {
-    std::string problem = checkCompiledRun(*graph, inputs, expected, planned);
+    std::string problem = checkCompiledRun(*graph, inputs, expected, planned, runOptions, caseDir.filename().string());
     if (!problem.empty()) return {Outcome::Fail, problem};
   }
   return {Outcome::Pass, ""};
@@ -233,8 +259,17 @@ int main(int argc, char **argv) {
     else if (arg == "--verbose" || arg == "-v") options.verbose = true;
     else if (arg == "--planned") options.planned = true;
     else if (arg == "--compiled") options.compiled = true;
+    else if (arg == "--layouts") {
+      auto mix = test::parseLayoutMix(next());
+      if (!mix) {
+        std::cerr << "fluidml_conformance: --layouts: " << mix.message() << '\n';
+        return 2;
+      }
+      options.layouts = *mix;
+      options.compiled = true;
+    }
     else {
-      std::cerr << "usage: fluidml_conformance [--data DIR] [--filter SUBSTRING] [--exceptions FILE] [--planned] [--compiled] [--verbose]\n";
+      std::cerr << "usage: fluidml_conformance [--data DIR] [--filter SUBSTRING] [--exceptions FILE] [--planned] [--compiled] [--layouts permuted|blocked] [--verbose]\n";
       return 2;
     }
   }
@@ -302,6 +337,18 @@ int main(int argc, char **argv) {
   if (options.compiled)
     std::cout << "compiled: " << planned.compiledRuns << " LLVM-compiled runs (best-of plan) within ONNX's tolerance "
               << "of the expected outputs\n";
+  if (options.layouts) {
+    int native = 0, refused = 0;
+    std::string refusedOps;
+    for (const auto &[op, n] : planned.layoutNodes) {
+      native += n.first;
+      refused += n.second;
+      if (n.second > 0 && n.first == 0) refusedOps += (refusedOps.empty() ? "" : ", ") + op;
+    }
+    std::cout << "layouts: " << native << " nodes read and wrote random layouts natively, " << refused
+              << " refused them and ran on Relayout-converted operands; ops that always refused: "
+              << (refusedOps.empty() ? "none" : refusedOps) << '\n';
+  }
   if (options.planned)
     std::cout << "planned: " << planned.runs << " planned runs (naive, greedy-size, best-of) bit-identical to the "
               << "unplanned interpreter; best-of plans: " << planned.arenaValues << " arena values, "

@@ -166,7 +166,7 @@ TEST_CASE("snapshotToJson writes values and nodes in schedule order", "[pass][tr
   CHECK(x["kind"] == "input");
   CHECK(x["dtype"] == "float32");
   CHECK(x["shape"] == json::array({4, 8}));
-  CHECK(x["layout"] == json::array({0, 1}));
+  CHECK(x["layout"] == "(0,1)");
   CHECK(x["bytes"] == 128);
   CHECK(x["producer"].is_null());
   // Neg and Relu both read x: consumers are node ids, once each.
