@@ -117,6 +117,16 @@ TEST_CASE("eliminate-identity collapses shape-op chains into one Reshape", "[pas
   REQUIRE(graph.value(reshape.inputs[1]).isConstant());
   CHECK(graph.value(reshape.inputs[1]).constant.toInt64Vector() == std::vector<int64_t>{1, 1, 24});
   CHECK(graph.value(u).type.shape == Shape{1, 1, 24});
+  // One replacement per collapse, in the order made: the Flatten (rewritten in place) takes in the Reshape,
+  // then the Unsqueeze takes in the Flatten.
+  const std::vector<NodeId> &ids = before.order();
+  REQUIRE(result.replacements.size() == 2);
+  CHECK(result.replacements[0].kind == "collapsed_reshapes");
+  CHECK(result.replacements[0].removed == std::vector<NodeId>{ids[0]});
+  CHECK(result.replacements[0].added == std::vector<NodeId>{ids[1]});
+  CHECK(result.replacements[1].removed == std::vector<NodeId>{ids[1]});
+  CHECK(result.replacements[1].added == std::vector<NodeId>{ids[2]});
+  CHECK(reshape.id == ids[2]);
   requireSameOutputs(before, graph, {test::randomFloats({2, 3, 4}, 5)});
 }
 
