@@ -1,8 +1,8 @@
 // schedule: chooses the operator order. "import" keeps the order as it is (the baseline); "memory-aware" runs
 // the greedy list schedulers of core/analysis/scheduling and keeps the order with the lowest peak of live
 // intermediate bytes and memory-plan lower bound, never worse than the current order on either. Stats report
-// both measures before and after, per candidate, and the floor no order can beat. Cost: see
-// analysis/scheduling.cpp.
+// both measures before and after, per candidate, and the floor no order can beat. Writes the "schedule"
+// analysis (the strategy's name); a new order preserves no other analysis. Cost: see analysis/scheduling.cpp.
 #include <algorithm>
 
 #include "core/analysis/scheduling.h"

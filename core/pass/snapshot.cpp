@@ -26,11 +26,8 @@ void SnapshotRecorder::recordInitial(const ir::Graph &graph, const PassContext &
 }
 
 bool SnapshotRecorder::sameAnalyses(const AnalysisStore &a, const AnalysisStore &b) const {
-  if (registry_ != nullptr) return registry_->sameAnalyses(a, b);
-  if (a.names() != b.names()) return false;
-  for (const std::string &name : a.names())
-    if (!a.sameEntry(b, name)) return false;
-  return true;
+  static const AnalysisRegistry kNoKinds;  // compares entries only
+  return (registry_ != nullptr ? *registry_ : kNoKinds).sameAnalyses(a, b);
 }
 
 Status SnapshotRecorder::afterPass(const Pass &pass, const ir::Graph &graph, const PassContext &context,

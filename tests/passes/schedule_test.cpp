@@ -7,6 +7,8 @@
 
 #include "core/analysis/scheduling.h"
 #include "core/ir/verifier.h"
+#include "core/pass/pipeline.h"
+#include "core/pass/snapshot.h"
 #include "passes/analyses.h"
 #include "passes/passes.h"
 #include "tests/passes/pass_test_util.h"
@@ -202,6 +204,24 @@ TEST_CASE("schedule with the import strategy keeps the order", "[passes][schedul
   CHECK(result.stats.at("peak_bytes") == 12288);
   CHECK(result.stats.at("lower_bound_bytes") == 8256);
   CHECK(*context.analyses.get<std::string>(passes::kScheduleAnalysis) == "import");
+}
+
+TEST_CASE("a schedule that names an equal schedule again is no new snapshot", "[pass][passes][schedule]") {
+  Graph graph = interleavedBranches();
+  pass::PassManager manager;
+  for (int i = 0; i < 2; ++i) {
+    auto created = passes::standardPassRegistry().create("schedule", {{"strategy", "import"}});
+    REQUIRE(created.hasValue());
+    manager.addPass(std::move(created).value());
+  }
+  // The recorder compares analyses with the registered equality, not by which object holds them.
+  pass::SnapshotRecorder recorder(&passes::standardAnalysisRegistry());
+  pass::PassContext context;
+  recorder.recordInitial(graph, context);
+  manager.addInstrumentation(&recorder);
+  REQUIRE(manager.run(graph, context).isOk());
+  REQUIRE(recorder.snapshots().size() == 2);  // the import, then the first schedule (a new analysis)
+  CHECK(*recorder.snapshots()[1]->analyses.get<std::string>(passes::kScheduleAnalysis) == "import");
 }
 
 TEST_CASE("schedule rejects unknown options and strategies", "[passes][schedule]") {
