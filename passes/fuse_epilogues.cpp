@@ -17,7 +17,8 @@
 // graph output names survive) and its place in the order (every operand is ready there). Candidate steps are
 // checked with ops::parseEpilogue before anything changes, so the pass only makes nodes that type-check.
 // Each fusion is reported as a replacement (base and absorbed nodes -> the fused node); the schedule analysis
-// is preserved, the memory plan is not. Cost: one sweep over the order, O(nodes + uses), plus O(order) per fused node to splice it into the order.
+// is preserved, the memory plan is not.
+// Cost: one sweep over the order, O(nodes + uses), plus O(order) per fused node to splice it into the order.
 #include <algorithm>
 #include <cctype>
 #include <limits>

@@ -44,7 +44,8 @@ Expected<CompileOutcome> runPipeline(ir::Graph &graph, const pass::PipelineSpec 
   if (options.trace) {
     std::string model = options.positional.empty() ? "" : options.positional[0];
     FLUIDML_RETURN_IF_ERROR(exporters::writeTraceFile(
-        *options.trace, exporters::traceToJson(model, spec.name, recorder.snapshots(), passes::standardAnalysisRegistry())));
+        *options.trace,
+        exporters::traceToJson(model, spec.name, recorder.snapshots(), passes::standardAnalysisRegistry())));
   }
   return outcome;
 }
