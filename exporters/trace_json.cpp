@@ -20,18 +20,6 @@ using nlohmann::json;
 /// Lists longer than this are summarized by their type ("int64[1024]") instead of written out.
 constexpr size_t kMaxAttributeList = 64;
 
-/// The trace's own names for storage kinds (part of the versioned schema, not of the planner's API).
-const char *storageKindJson(analysis::StorageKind kind) {
-  switch (kind) {
-    case analysis::StorageKind::None: return "none";
-    case analysis::StorageKind::External: return "external";
-    case analysis::StorageKind::Arena: return "arena";
-    case analysis::StorageKind::InPlace: return "in-place";
-    case analysis::StorageKind::View: return "view";
-  }
-  return "none";
-}
-
 json idOrNull(int32_t id) { return id < 0 ? json(nullptr) : json(id); }
 
 json attributeToJson(const ir::Attribute &attribute) {
@@ -114,63 +102,29 @@ json graphToJson(const ir::Graph &graph) {
 
 }  // namespace
 
-json memoryPlanToJson(const ir::Graph &graph, const analysis::MemoryPlan &plan) {
-  std::vector<json> bufferValues(plan.buffers.size(), json::array());
-  json storage = json::array();
-  for (size_t id = 0; id < plan.storage.size(); ++id) {
-    const analysis::ValueStorage &s = plan.storage[id];
-    if (s.kind == analysis::StorageKind::None) continue;
-    const bool known = id < graph.valueCapacity();
-    json entry = {{"value", static_cast<int64_t>(id)},
-                  {"name", known ? graph.value(static_cast<ir::ValueId>(id)).name : std::string()},
-                  {"kind", storageKindJson(s.kind)},
-                  {"alias_of", idOrNull(s.aliasOf)},
-                  {"buffer", s.buffer < 0 ? json(nullptr) : json(s.buffer)}};
-    storage.push_back(std::move(entry));
-    if (s.buffer >= 0 && static_cast<size_t>(s.buffer) < bufferValues.size())
-      bufferValues[static_cast<size_t>(s.buffer)].push_back(static_cast<int64_t>(id));
-  }
-  json buffers = json::array();
-  for (size_t b = 0; b < plan.buffers.size(); ++b) {
-    const analysis::ArenaBuffer &buffer = plan.buffers[b];
-    buffers.push_back({{"root", idOrNull(buffer.root)},
-                       {"bytes", buffer.bytes},
-                       {"offset", buffer.offset},
-                       {"first_step", buffer.firstStep},
-                       {"last_step", buffer.lastStep},
-                       {"values", std::move(bufferValues[b])}});
-  }
-  return {{"planner", plan.planner},
-          {"placement_order", plan.placementOrder},
-          {"alignment", plan.alignment},
-          {"arena_bytes", plan.arenaBytes},
-          {"lower_bound_bytes", plan.lowerBoundBytes},
-          {"naive_bytes", plan.naiveBytes},
-          {"efficiency", plan.efficiency()},
-          {"in_place_reuses", plan.inPlaceReuses},
-          {"view_reuses", plan.viewReuses},
-          {"buffers", std::move(buffers)},
-          {"storage", std::move(storage)}};
-}
-
-json snapshotToJson(const pass::Snapshot &snapshot) {
+json snapshotToJson(const pass::Snapshot &snapshot, const pass::AnalysisRegistry &analyses) {
   json stats = json::object();
   for (const auto &[key, value] : snapshot.result.stats) stats[key] = value;
+  json replacements = json::array();
+  for (const pass::Replacement &r : snapshot.result.replacements)
+    replacements.push_back({{"kind", r.kind}, {"removed", r.removed}, {"added", r.added}});
   return {{"index", snapshot.index},
           {"pass", snapshot.passName},
           {"options", snapshot.passOptions.is_null() ? json::object() : snapshot.passOptions},
           {"changed", snapshot.result.changed},
           {"stats", std::move(stats)},
-          {"schedule", snapshot.scheduleName},
+          {"preserved", json(std::vector<std::string>(snapshot.result.preserved.begin(),
+                                                      snapshot.result.preserved.end()))},
+          {"replacements", std::move(replacements)},
           {"graph", graphToJson(snapshot.graph)},
-          {"memory_plan", snapshot.memoryPlan ? memoryPlanToJson(snapshot.graph, *snapshot.memoryPlan)
-                                              : json(nullptr)}};
+          {"analyses", analyses.allToJson(snapshot.analyses, snapshot.graph)}};
 }
 
 json traceToJson(const std::string &model, const std::string &pipeline,
-                 const std::vector<std::shared_ptr<const pass::Snapshot>> &snapshots) {
+                 const std::vector<std::shared_ptr<const pass::Snapshot>> &snapshots,
+                 const pass::AnalysisRegistry &analyses) {
   json list = json::array();
-  for (const auto &snapshot : snapshots) list.push_back(snapshotToJson(*snapshot));
+  for (const auto &snapshot : snapshots) list.push_back(snapshotToJson(*snapshot, analyses));
   return {{"schema", "fluidml-trace"},
           {"version", kTraceSchemaVersion},
           {"model", model},

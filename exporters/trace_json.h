@@ -11,16 +11,16 @@
 
 namespace fluidml::exporters {
 
-/// Bumped whenever the trace layout changes incompatibly.
-inline constexpr int kTraceSchemaVersion = 1;
+/// Bumped whenever the trace layout changes incompatibly (2: analyses by name, preserved sets, replacements).
+inline constexpr int kTraceSchemaVersion = 2;
 
-/// The memory plan as JSON (summary, buffers, per-value storage).
-nlohmann::json memoryPlanToJson(const ir::Graph &graph, const analysis::MemoryPlan &plan);
-/// One snapshot: pass, stats, graph (values, nodes in schedule order), analyses.
-nlohmann::json snapshotToJson(const pass::Snapshot &snapshot);
-/// The whole trace: {"schema": "fluidml-trace", "version": 1, "pipeline": ..., "model": ..., "snapshots": [...]}.
+/// One snapshot: pass, stats, preserved analyses, replacements, graph (values, nodes in schedule order) and
+/// every analysis through its serializer in `analyses`.
+nlohmann::json snapshotToJson(const pass::Snapshot &snapshot, const pass::AnalysisRegistry &analyses);
+/// The whole trace: {"schema": "fluidml-trace", "version": 2, "pipeline": ..., "model": ..., "snapshots": [...]}.
 nlohmann::json traceToJson(const std::string &model, const std::string &pipeline,
-                           const std::vector<std::shared_ptr<const pass::Snapshot>> &snapshots);
+                           const std::vector<std::shared_ptr<const pass::Snapshot>> &snapshots,
+                           const pass::AnalysisRegistry &analyses);
 /// Writes the trace atomically (temporary file + rename).
 Status writeTraceFile(const std::string &path, const nlohmann::json &trace);
 

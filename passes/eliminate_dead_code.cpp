@@ -1,10 +1,12 @@
 // eliminate-dead-code: removes the nodes none of whose outputs reach a graph output, then the constants nothing
 // reads any more. Reverse reachability from the graph outputs over producer links (mark and sweep, as in
 // MLIR's and LLVM's aggressive dead code elimination): O(nodes + uses). Graph inputs stay (they are the
-// model's interface).
+// model's interface). The removed nodes are reported as one replacement by nothing; the schedule analysis
+// is preserved.
 #include <algorithm>
 
 #include "core/analysis/constant_folding.h"
+#include "passes/analyses.h"
 #include "passes/passes.h"
 
 namespace fluidml::passes {
@@ -48,18 +50,25 @@ class EliminateDeadCodePass final : public pass::Pass {
 
     // Sweep in reverse order: a dead node's readers are dead too and come later, so they are gone first.
     std::vector<ir::NodeId> order = graph.order();
-    size_t removedNodes = 0;
+    pass::Replacement dead{"removed_nodes", {}, {}};
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
       if (live[static_cast<size_t>(*it)]) continue;
       graph.eraseNode(*it);
-      ++removedNodes;
+      dead.removed.push_back(*it);
     }
+    const size_t removedNodes = dead.removed.size();
     size_t removedConstants = analysis::removeUnusedConstants(graph);
 
     pass::PassResult result;
     result.changed = removedNodes > 0 || removedConstants > 0;
     result.stats["removed_nodes"] = static_cast<double>(removedNodes);
     result.stats["removed_constants"] = static_cast<double>(removedConstants);
+    // Removing nodes keeps the order of the others.
+    result.preserved.insert(std::string(kScheduleAnalysis));
+    if (removedNodes > 0) {
+      std::reverse(dead.removed.begin(), dead.removed.end());  // in schedule order
+      result.replacements.push_back(std::move(dead));
+    }
     return result;
   }
 };

@@ -6,12 +6,14 @@
 // A removed node's readers read its operand instead. Graph output names stay stable: when the removed node
 // produces a graph output, its operand's producer is made to produce that output directly; when the operand
 // is a graph input, a constant or another graph output this is impossible and the node stays.
+// Every removal or collapse is reported as a replacement; the schedule analysis is preserved.
 // One forward sweep over the order (every rewrite only looks at the producer of the current node's operand):
 // O(nodes + uses).
 #include <algorithm>
 #include <numeric>
 
 #include "core/ops/op_registry.h"
+#include "passes/analyses.h"
 #include "passes/passes.h"
 
 namespace fluidml::passes {
@@ -102,8 +104,10 @@ class EliminateIdentityPass final : public pass::Pass {
       if (isReshapeLike(graph.node(id))) FLUIDML_RETURN_IF_ERROR(collapseChain(graph, id, result));
       std::string kind = noOpKind(graph, graph.node(id));
       if (kind.empty()) continue;
-      if (bypass(graph, id)) {
+      pass::Replacement replacement{kind, {id}, {}};
+      if (bypass(graph, id, replacement)) {
         result.stats[kind] += 1;
+        result.replacements.push_back(std::move(replacement));
       } else {
         result.stats["kept_at_outputs"] += 1;
       }
@@ -113,6 +117,8 @@ class EliminateIdentityPass final : public pass::Pass {
       if (!graph.value(id).alive) result.stats["removed_constants"] += 1;
     for (const auto &[key, count] : result.stats)
       if (key != "kept_at_outputs" && count > 0) result.changed = true;
+    // Nodes go or are rewritten where they stand: the order of the rest is kept.
+    result.preserved.insert(std::string(kScheduleAnalysis));
     return result;
   }
 
@@ -130,6 +136,7 @@ class EliminateIdentityPass final : public pass::Pass {
     if (!graph.value(out).type.layout.isRowMajor()) return Status::ok();
 
     bool rewrote = false;
+    pass::Replacement replacement{"collapsed_reshapes", {}, {id}};
     for (;;) {
       ir::ValueId middle = graph.node(id).input(0);
       if (middle == ir::kNoValue || graph.isGraphOutput(middle)) break;
@@ -160,10 +167,12 @@ class EliminateIdentityPass final : public pass::Pass {
       }
       graph.setOperand(id, 0, source);
       graph.eraseNode(producerId);
+      replacement.removed.insert(replacement.removed.begin(), producerId);  // in schedule order
       result.stats["collapsed_reshapes"] += 1;
       eraseOrphanedConstants(graph, orphans);
     }
     if (!rewrote) return Status::ok();
+    result.replacements.push_back(std::move(replacement));
     // The rewritten node must still type-check to the same output (a broken rule here is a compiler bug).
     const ir::TensorType expected = graph.value(out).type;
     Status inferred = ops::inferNodeTypes(graph, id);
@@ -175,8 +184,9 @@ class EliminateIdentityPass final : public pass::Pass {
   }
 
   /// Removes no-op node `id`, its readers reading its operand 0 instead. False when it must stay because its
-  /// output is a graph output that cannot be moved to the operand's producer.
-  static bool bypass(ir::Graph &graph, ir::NodeId id) {
+  /// output is a graph output that cannot be moved to the operand's producer. When that producer is made to
+  /// produce the output, it is added to `replacement.added` (rewritten in place).
+  static bool bypass(ir::Graph &graph, ir::NodeId id, pass::Replacement &replacement) {
     const ir::Node &node = graph.node(id);
     const ir::ValueId in = node.inputs[0];
     const ir::ValueId out = node.outputs[0];
@@ -190,6 +200,7 @@ class EliminateIdentityPass final : public pass::Pass {
     // The output keeps its name: the producer of `in` produces `out` instead, and `in` goes away.
     const ir::Value &inValue = graph.value(in);
     if (inValue.producer == ir::kNoNode || graph.isGraphOutput(in)) return false;
+    replacement.added.push_back(inValue.producer);
     graph.replaceProducedValue(in, out);  // the node now reads `out`, which it no longer produces
     graph.eraseNode(id);
     eraseOrphanedConstants(graph, orphans);

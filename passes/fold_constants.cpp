@@ -1,7 +1,9 @@
 // fold-constants: runs the reference kernel of every node whose operands are all constants (and Shape/Size of
 // statically typed values) and replaces its outputs with the results; then drops constants nothing reads.
-// Reuses analysis::inferTypesAndFold: one walk of the order, linear plus the folded kernels' work.
+// Reuses analysis::inferTypesAndFold: one walk of the order, linear plus the folded kernels' work. Each folded
+// node is reported as a replacement by nothing; the schedule analysis is preserved.
 #include "core/analysis/constant_folding.h"
+#include "passes/analyses.h"
 #include "passes/passes.h"
 
 namespace fluidml::passes {
@@ -38,8 +40,14 @@ class FoldConstantsPass final : public pass::Pass {
   Expected<pass::PassResult> run(ir::Graph &graph, pass::PassContext &) override {
     analysis::FoldOptions fold;
     fold.maxFoldedBytes = static_cast<size_t>(options_.maxFoldedBytes);
+    const std::vector<ir::NodeId> orderBefore = graph.order();
     FLUIDML_ASSIGN_OR_RETURN(analysis::FoldStats stats, analysis::inferTypesAndFold(graph, fold));
     pass::PassResult result;
+    // Each folded node is gone, replaced by constants (values, not nodes).
+    for (ir::NodeId id : orderBefore)
+      if (!graph.node(id).alive) result.replacements.push_back(pass::Replacement{"folded_nodes", {id}, {}});
+    // Folding only removes nodes: the order of the rest stands.
+    result.preserved.insert(std::string(kScheduleAnalysis));
     result.changed = stats.foldedNodes > 0 || stats.removedConstants > 0;
     result.stats["folded_nodes"] = static_cast<double>(stats.foldedNodes);
     result.stats["removed_constants"] = static_cast<double>(stats.removedConstants);

@@ -16,6 +16,8 @@
 // `max-steps` steps. The fused node takes the base node's name and the last absorbed node's output value (so
 // graph output names survive) and its place in the order (every operand is ready there). Candidate steps are
 // checked with ops::parseEpilogue before anything changes, so the pass only makes nodes that type-check.
+// Each fusion is reported as a replacement (base and absorbed nodes -> the fused node); the schedule analysis
+// is preserved, the memory plan is not.
 // Cost: one sweep over the order, O(nodes + uses), plus O(order) per fused node to splice it into the order.
 #include <algorithm>
 #include <cctype>
@@ -26,6 +28,7 @@
 
 #include "core/ops/fused_epilogue.h"
 #include "core/ops/op_registry.h"
+#include "passes/analyses.h"
 #include "passes/passes.h"
 
 namespace fluidml::passes {
@@ -70,7 +73,7 @@ class FuseEpiloguesPass final : public pass::Pass {
   std::string_view name() const override { return kName; }
   nlohmann::json options() const override { return options_.toJson(); }
 
-  Expected<pass::PassResult> run(ir::Graph &graph, pass::PassContext &context) override {
+  Expected<pass::PassResult> run(ir::Graph &graph, pass::PassContext &) override {
     pass::PassResult result;
     for (const char *key : {"fused_conv", "fused_matmul", "absorbed_nodes", "steps_add", "steps_relu", "steps_clip",
                             "steps_sigmoid", "steps_silu", "steps_gelu"})
@@ -81,8 +84,12 @@ class FuseEpiloguesPass final : public pass::Pass {
       Chain chain = findChain(graph, id);
       if (chain.steps.empty()) continue;
       const bool conv = graph.node(id).opType == "Conv";
-      FLUIDML_RETURN_IF_ERROR(fuse(graph, id, chain));
-      result.stats[conv ? "fused_conv" : "fused_matmul"] += 1;
+      FLUIDML_ASSIGN_OR_RETURN(ir::NodeId fusedId, fuse(graph, id, chain));
+      const char *kind = conv ? "fused_conv" : "fused_matmul";
+      result.stats[kind] += 1;
+      pass::Replacement replacement{kind, {id}, {fusedId}};
+      replacement.removed.insert(replacement.removed.end(), chain.absorbed.begin(), chain.absorbed.end());
+      result.replacements.push_back(std::move(replacement));
       result.stats["absorbed_nodes"] += static_cast<double>(chain.absorbed.size());
       for (const std::string &step : chain.steps) {
         std::string key = "steps_" + step;
@@ -91,7 +98,9 @@ class FuseEpiloguesPass final : public pass::Pass {
       }
       result.changed = true;
     }
-    if (result.changed) context.memoryPlan.reset();
+    // The fused node takes the place of the last absorbed one: the order of the rest stands. Lifetimes, and
+    // so the memory plan, do not.
+    result.preserved.insert(std::string(kScheduleAnalysis));
     return result;
   }
 
@@ -306,8 +315,8 @@ class FuseEpiloguesPass final : public pass::Pass {
     return chain;
   }
 
-  /// Replaces base node `baseId` and the chain's nodes by one fused node.
-  static Status fuse(ir::Graph &graph, ir::NodeId baseId, const Chain &chain) {
+  /// Replaces base node `baseId` and the chain's nodes by one fused node; returns its id.
+  static Expected<ir::NodeId> fuse(ir::Graph &graph, ir::NodeId baseId, const Chain &chain) {
     const ir::Node fused = fusedNode(graph.node(baseId), chain);
     const ir::TensorType expected = graph.value(chain.result).type;
     graph.opsetImports[std::string(ops::kFluidmlDomain)] = 1;
@@ -340,7 +349,7 @@ class FuseEpiloguesPass final : public pass::Pass {
     if (!(graph.value(chain.result).type == expected))
       return Status::error("fuse-epilogues: internal error: " + ops::describeNode(graph.node(fusedId)) + " gives " +
                            graph.value(chain.result).type.toString() + " instead of " + expected.toString());
-    return Status::ok();
+    return fusedId;
   }
 
   FuseEpiloguesOptions options_;

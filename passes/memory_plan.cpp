@@ -1,8 +1,9 @@
 // memory-plan: places every intermediate tensor of the current order in one arena (core/analysis/memory_plan:
 // lifetimes, zero-copy views, in-place elementwise ops, then naive / greedy-by-size best fit / best of several
-// orders). An analysis pass: it leaves the graph alone, sets context.memoryPlan and proves the plan with
-// checkMemoryPlan before publishing it.
+// orders). An analysis pass: it leaves the graph alone, stores the plan as the "memory-plan" analysis and
+// proves it with checkMemoryPlan before publishing it.
 #include "core/analysis/memory_plan.h"
+#include "passes/analyses.h"
 #include "passes/passes.h"
 
 namespace fluidml::passes {
@@ -48,7 +49,7 @@ class MemoryPlanPass final : public pass::Pass {
     result.stats["efficiency"] = plan.efficiency();
     result.stats["in_place_reuses"] = plan.inPlaceReuses;
     result.stats["view_reuses"] = plan.viewReuses;
-    context.memoryPlan = std::move(plan);
+    context.analyses.set(kMemoryPlanAnalysis, std::move(plan));
     return result;
   }
 

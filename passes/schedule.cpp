@@ -1,11 +1,12 @@
 // schedule: chooses the operator order. "import" keeps the order as it is (the baseline); "memory-aware" runs
 // the greedy list schedulers of core/analysis/scheduling and keeps the order with the lowest peak of live
 // intermediate bytes and memory-plan lower bound, never worse than the current order on either. Stats report
-// both measures before and after, per candidate, and the floor no order can beat. Cost: see
-// analysis/scheduling.cpp.
+// both measures before and after, per candidate, and the floor no order can beat. Writes the "schedule"
+// analysis (the strategy's name); a new order preserves no other analysis. Cost: see analysis/scheduling.cpp.
 #include <algorithm>
 
 #include "core/analysis/scheduling.h"
+#include "passes/analyses.h"
 #include "passes/passes.h"
 
 namespace fluidml::passes {
@@ -42,7 +43,7 @@ class SchedulePass final : public pass::Pass {
       const double bound = static_cast<double>(analysis::planLowerBoundBytes(graph, graph.order()));
       result.stats["import_peak_bytes"] = result.stats["peak_bytes"] = peak;
       result.stats["import_lower_bound_bytes"] = result.stats["lower_bound_bytes"] = bound;
-      context.scheduleName = "import";
+      context.analyses.set(kScheduleAnalysis, std::string("import"));
       return result;
     }
     analysis::MemoryAwareSchedule schedule = analysis::scheduleMemoryAware(graph);
@@ -61,11 +62,9 @@ class SchedulePass final : public pass::Pass {
       result.stats["peak_bytes_" + suffix] = static_cast<double>(candidate.peakBytes);
       result.stats["lower_bound_bytes_" + suffix] = static_cast<double>(candidate.planLowerBoundBytes);
     }
-    if (result.changed) {
-      graph.setOrder(std::move(schedule.order));
-      context.memoryPlan.reset();
-    }
-    context.scheduleName = "memory-aware";
+    // A new order preserves no other analysis (the plan's lifetimes are steps of the old order).
+    if (result.changed) graph.setOrder(std::move(schedule.order));
+    context.analyses.set(kScheduleAnalysis, std::string("memory-aware"));
     return result;
   }
 

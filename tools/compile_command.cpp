@@ -15,8 +15,8 @@ Expected<PreparedModel> prepareModel(const CliOptions &options) {
   auto outcome = runPipeline(graph, spec, options);
   if (!outcome) return outcome.status().withContext(options.positional[0]);
   PreparedModel prepared{std::move(graph), {}, spec.name, outcome->totalMilliseconds};
-  if (outcome->context.memoryPlan) {
-    prepared.plan = std::move(*outcome->context.memoryPlan);
+  if (const analysis::MemoryPlan *made = passes::memoryPlan(outcome->context.analyses)) {
+    prepared.plan = *made;
   } else {
     auto plan = analysis::planMemory(prepared.graph, analysis::MemoryPlanOptions{});
     if (!plan) return plan.status().withContext(options.positional[0]);

@@ -28,7 +28,7 @@ Expected<CompileOutcome> runPipeline(ir::Graph &graph, const pass::PipelineSpec 
   pass::PassManager manager = std::move(built).value();
   pass::VerifierInstrumentation verifier;
   pass::TimingInstrumentation timing;
-  pass::SnapshotRecorder recorder;
+  pass::SnapshotRecorder recorder(&passes::standardAnalysisRegistry());
   manager.addInstrumentation(&verifier);
   manager.addInstrumentation(&timing);
   if (options.trace) manager.addInstrumentation(&recorder);
@@ -44,7 +44,8 @@ Expected<CompileOutcome> runPipeline(ir::Graph &graph, const pass::PipelineSpec 
   if (options.trace) {
     std::string model = options.positional.empty() ? "" : options.positional[0];
     FLUIDML_RETURN_IF_ERROR(exporters::writeTraceFile(
-        *options.trace, exporters::traceToJson(model, spec.name, recorder.snapshots())));
+        *options.trace,
+        exporters::traceToJson(model, spec.name, recorder.snapshots(), passes::standardAnalysisRegistry())));
   }
   return outcome;
 }

@@ -6,6 +6,7 @@
 
 #include "core/pass/pipeline.h"
 #include "core/pass/snapshot.h"
+#include "passes/analyses.h"
 #include "tools/cli_options.h"
 
 namespace fluidml::cli {

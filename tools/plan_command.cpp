@@ -43,8 +43,9 @@ struct PlanRun {
 Expected<PlanRun> planWith(const ir::Graph &imported, const pass::PipelineSpec &spec, const CliOptions &options) {
   ir::Graph graph = imported.clone();
   FLUIDML_ASSIGN_OR_RETURN(CompileOutcome outcome, runPipeline(graph, spec, options));
-  if (!outcome.context.memoryPlan) return Status::error("pipeline '" + spec.name + "' made no memory plan");
-  return PlanRun{*outcome.context.memoryPlan, outcome.context.scheduleName, outcome.totalMilliseconds};
+  const analysis::MemoryPlan *plan = passes::memoryPlan(outcome.context.analyses);
+  if (plan == nullptr) return Status::error("pipeline '" + spec.name + "' made no memory plan");
+  return PlanRun{*plan, passes::scheduleName(outcome.context.analyses), outcome.totalMilliseconds};
 }
 
 nlohmann::json planJson(const PlanRun &run) {

@@ -105,7 +105,7 @@ int runCommand(const CliOptions &options) {
   if (!spec) return reportUserError(spec.status());
   auto compiled = runPipeline(*graph, *spec, options);
   if (!compiled) return reportUserError(compiled.status().withContext(options.positional[0]));
-  const analysis::MemoryPlan *plan = compiled->context.memoryPlan ? &*compiled->context.memoryPlan : nullptr;
+  const analysis::MemoryPlan *plan = passes::memoryPlan(compiled->context.analyses);
 
   std::vector<ir::Tensor> outputs;
   double ms = 0;

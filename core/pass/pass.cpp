@@ -1,5 +1,4 @@
-// Strict reading of pass options (every key known, every value of the expected JSON type) and the
-// comparison of analyses that the pass manager and the snapshot recorder use to see what a pass produced.
+// Strict reading of pass options (every key known, every value of the expected JSON type).
 #include "core/pass/pass.h"
 
 #include <algorithm>
@@ -113,31 +112,6 @@ Status OptionsReader::getChoice(std::string_view key, std::initializer_list<std:
   }
   out = chosen;
   return Status::ok();
-}
-
-bool sameMemoryPlan(const std::optional<analysis::MemoryPlan> &a, const std::optional<analysis::MemoryPlan> &b) {
-  if (a.has_value() != b.has_value()) return false;
-  if (!a) return true;
-  if (a->planner != b->planner || a->placementOrder != b->placementOrder || a->alignment != b->alignment ||
-      a->arenaBytes != b->arenaBytes || a->lowerBoundBytes != b->lowerBoundBytes ||
-      a->naiveBytes != b->naiveBytes || a->inPlaceReuses != b->inPlaceReuses || a->viewReuses != b->viewReuses ||
-      a->storage.size() != b->storage.size() || a->buffers.size() != b->buffers.size())
-    return false;
-  for (size_t i = 0; i < a->storage.size(); ++i) {
-    const analysis::ValueStorage &x = a->storage[i], &y = b->storage[i];
-    if (x.kind != y.kind || x.aliasOf != y.aliasOf || x.buffer != y.buffer) return false;
-  }
-  for (size_t i = 0; i < a->buffers.size(); ++i) {
-    const analysis::ArenaBuffer &x = a->buffers[i], &y = b->buffers[i];
-    if (x.root != y.root || x.bytes != y.bytes || x.firstStep != y.firstStep || x.lastStep != y.lastStep ||
-        x.offset != y.offset)
-      return false;
-  }
-  return true;
-}
-
-bool sameAnalyses(const PassContext &a, const PassContext &b) {
-  return a.scheduleName == b.scheduleName && sameMemoryPlan(a.memoryPlan, b.memoryPlan);
 }
 
 }  // namespace fluidml::pass

@@ -1,41 +1,47 @@
-// A pass: a named, composable rewrite of the IR (or an analysis that fills the PassContext).
-// Options come from the pipeline JSON; results report whether the graph changed plus numeric stats.
+// A pass: a named, composable rewrite of the IR (or an analysis that fills the PassContext's store).
+// Options come from the pipeline JSON; results report whether the graph changed, numeric stats, the analyses
+// the pass preserves and which nodes replaced which.
 #pragma once
 
 #include <cstdint>
 #include <initializer_list>
 #include <map>
 #include <memory>
-#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "core/analysis/memory_plan.h"
 #include "core/ir/graph.h"
+#include "core/pass/analysis_store.h"
 
 namespace fluidml::pass {
+
+/// One rewrite: which nodes replaced which (the explorer's exact per-pass diff). Node ids are never reused, so
+/// `removed` ids name nodes of the graph before the pass and `added` ids nodes of the graph after it.
+struct Replacement {
+  std::string kind;                 // why, as the pass's stats key: "fused_conv", "removed_identity", ...
+  std::vector<ir::NodeId> removed;  // nodes gone from the graph
+  std::vector<ir::NodeId> added;    // nodes that now compute what they did: new ones, or survivors rewritten
+};
 
 struct PassResult {
   bool changed = false;
   /// Counters shown in traces and `--stats` ("folded_nodes": 12).
   std::map<std::string, double> stats;
+  /// Analyses still valid after this pass although it changed the graph. When `changed`, the PassManager
+  /// erases every other analysis the pass did not write itself; an unchanged graph keeps them all.
+  std::set<std::string, std::less<>> preserved;
+  /// The rewrites, in the order made (empty for analysis passes).
+  std::vector<Replacement> replacements;
 };
 
-/// Analyses produced by passes and read by later ones (and by snapshots). Plain structs keyed by ids.
+/// What passes share besides the graph: the analyses they produce and read (see AnalysisStore).
 struct PassContext {
-  /// How the graph's order was chosen ("import" until a schedule pass runs).
-  std::string scheduleName = "import";
-  /// The memory plan of the current order, set by the memory-plan pass. A pass that reports changed and
-  /// leaves the plan as it found it invalidates it: PassManager resets it (see PassManager::run).
-  std::optional<analysis::MemoryPlan> memoryPlan;
+  AnalysisStore analyses;
 };
-
-/// True when both hold the same memory plan (or both none): every summary field, buffer and storage entry.
-bool sameMemoryPlan(const std::optional<analysis::MemoryPlan> &a, const std::optional<analysis::MemoryPlan> &b);
-/// True when two contexts hold the same analyses (schedule name and memory plan).
-bool sameAnalyses(const PassContext &a, const PassContext &b);
 
 class Pass {
  public:

@@ -173,6 +173,10 @@ Expected<PassManager> PassManager::fromSpec(const PipelineSpec &spec, const Pass
   return manager;
 }
 
+void invalidateAnalyses(PassContext &context, const AnalysisStore &before, const PassResult &result) {
+  if (result.changed) context.analyses.invalidate(before, result.preserved);
+}
+
 Status PassManager::run(ir::Graph &graph, PassContext &context) {
   size_t count = passes_.size();
   if (stopAfter_ >= 0) count = std::min(count, static_cast<size_t>(stopAfter_));
@@ -182,15 +186,15 @@ Status PassManager::run(ir::Graph &graph, PassContext &context) {
     const std::string label = "pass '" + std::string(pass.name()) + "' (#" + std::to_string(i) + ")";
     for (PassInstrumentation *instrumentation : instrumentations_) instrumentation->beforePass(pass, graph, context);
 
-    // A plan the pass did not write describes the graph before the pass; keep a copy to tell the two apart.
-    const std::optional<analysis::MemoryPlan> planBefore = context.memoryPlan;
+    // The store as the pass found it (values are shared, not copied): what the pass wrote differs from it.
+    const AnalysisStore before = context.analyses;
     Expected<PassResult> result = pass.run(graph, context);
     if (!result.hasValue()) {
       for (PassInstrumentation *instrumentation : instrumentations_)
         instrumentation->afterPassFailed(pass, graph, result.status());
       return result.status().withContext(label);
     }
-    if (result->changed && sameMemoryPlan(planBefore, context.memoryPlan)) context.memoryPlan.reset();
+    invalidateAnalyses(context, before, *result);
 
     for (size_t k = 0; k < instrumentations_.size(); ++k) {
       Status status = instrumentations_[k]->afterPass(pass, graph, context, *result);

@@ -29,6 +29,11 @@ Expected<PipelineSpec> parsePipeline(const std::string &text, const std::string 
 /// Reads a pipeline file (errors start with the path); an unnamed pipeline takes the file's stem as name.
 Expected<PipelineSpec> readPipelineFile(const std::string &path);
 
+/// The pass manager's invalidation after one pass: when `result.changed`, erases from `context` every analysis
+/// neither in `result.preserved` nor written by the pass (`before` = the store as the pass found it). Analysis
+/// passes (changed=false) keep everything. Public so that tests running one pass see what a pipeline would.
+void invalidateAnalyses(PassContext &context, const AnalysisStore &before, const PassResult &result);
+
 class PassManager {
  public:
   /// Builds every pass of the spec through the registry (unknown names and option keys are errors, prefixed
@@ -45,9 +50,8 @@ class PassManager {
 
   /// Runs the passes in order. A failing pass or instrumentation stops the run; the error names the pass.
   /// Per pass: beforePass on every instrumentation; run; on error, afterPassFailed on every instrumentation and
-  /// the error prefixed "pass 'x' (#i): ". On success, invalidation: a pass that reports changed and leaves
-  /// context.memoryPlan exactly as it found it has made that plan stale, so it is reset; a pass that writes a
-  /// plan (the memory-plan pass, changed=false) keeps it. Then afterPass on every instrumentation in order.
+  /// the error prefixed "pass 'x' (#i): ". On success, invalidateAnalyses (a pass that changed the graph keeps
+  /// only the analyses it preserves or wrote), then afterPass on every instrumentation in order.
   Status run(ir::Graph &graph, PassContext &context);
 
  private:

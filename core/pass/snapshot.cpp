@@ -14,8 +14,7 @@ std::shared_ptr<const Snapshot> makeSnapshot(int index, std::string passName, nl
   snapshot->passOptions = std::move(passOptions);
   snapshot->result = std::move(result);
   snapshot->graph = graph.clone();
-  snapshot->scheduleName = context.scheduleName;
-  snapshot->memoryPlan = context.memoryPlan;
+  snapshot->analyses = context.analyses;
   return snapshot;
 }
 
@@ -26,15 +25,17 @@ void SnapshotRecorder::recordInitial(const ir::Graph &graph, const PassContext &
   snapshots_.push_back(makeSnapshot(0, "import", nlohmann::json::object(), PassResult{}, graph, context));
 }
 
+bool SnapshotRecorder::sameAnalyses(const AnalysisStore &a, const AnalysisStore &b) const {
+  static const AnalysisRegistry kNoKinds;  // compares entries only
+  return (registry_ != nullptr ? *registry_ : kNoKinds).sameAnalyses(a, b);
+}
+
 Status SnapshotRecorder::afterPass(const Pass &pass, const ir::Graph &graph, const PassContext &context,
                                    const PassResult &result) {
-  // Without recordInitial, the analyses are compared with a fresh context and numbering still starts at 1.
-  static const PassContext kFresh;
-  bool analysesChanged = snapshots_.empty()
-                             ? !sameAnalyses(context, kFresh)
-                             : context.scheduleName != snapshots_.back()->scheduleName ||
-                                   !sameMemoryPlan(context.memoryPlan, snapshots_.back()->memoryPlan);
-  if (!result.changed && !analysesChanged) return Status::ok();
+  // Without recordInitial, the analyses are compared with an empty store and numbering still starts at 1.
+  static const AnalysisStore kEmpty;
+  const AnalysisStore &last = snapshots_.empty() ? kEmpty : snapshots_.back()->analyses;
+  if (!result.changed && sameAnalyses(context.analyses, last)) return Status::ok();
   int index = snapshots_.empty() ? 1 : snapshots_.back()->index + 1;
   snapshots_.push_back(makeSnapshot(index, std::string(pass.name()), pass.options(), result, graph, context));
   return Status::ok();

@@ -3,10 +3,10 @@
 #pragma once
 
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/pass/analysis_registry.h"
 #include "core/pass/instrumentation.h"
 
 namespace fluidml::pass {
@@ -17,21 +17,26 @@ struct Snapshot {
   nlohmann::json passOptions;
   PassResult result;
   ir::Graph graph;           // the order of the graph is the schedule
-  std::string scheduleName;
-  std::optional<analysis::MemoryPlan> memoryPlan;
+  AnalysisStore analyses;    // a copy of the store after the pass (values shared with the live store)
 };
 
 /// Records the initial graph (call recordInitial before running) and a snapshot after every pass that
-/// reported changed or left analyses that differ from the last snapshot's (schedule name, memory plan):
-/// the memory-plan pass reports changed=false yet is recorded, as its plan is new.
+/// reported changed or left analyses that differ from the last snapshot's: the memory-plan pass reports
+/// changed=false yet is recorded, as its plan is new. Analyses are compared with the registry's equality
+/// (without a registry, or for an unregistered analysis, any write counts as a change).
 class SnapshotRecorder final : public PassInstrumentation {
  public:
+  /// `registry` (may be null) must outlive the recorder.
+  explicit SnapshotRecorder(const AnalysisRegistry *registry = nullptr) : registry_(registry) {}
   void recordInitial(const ir::Graph &graph, const PassContext &context);
   Status afterPass(const Pass &pass, const ir::Graph &graph, const PassContext &context,
                    const PassResult &result) override;
   const std::vector<std::shared_ptr<const Snapshot>> &snapshots() const { return snapshots_; }
 
  private:
+  bool sameAnalyses(const AnalysisStore &a, const AnalysisStore &b) const;
+
+  const AnalysisRegistry *registry_ = nullptr;
   std::vector<std::shared_ptr<const Snapshot>> snapshots_;
 };
 

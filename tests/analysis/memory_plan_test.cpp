@@ -8,6 +8,7 @@
 
 #include "core/analysis/memory_plan.h"
 #include "core/analysis/placement.h"
+#include "passes/analyses.h"
 #include "passes/passes.h"
 #include "tests/test_util.h"
 
@@ -497,8 +498,8 @@ TEST_CASE("memory-plan pass reads its options strictly and reports stats", "[ana
   auto result = (*pass)->run(g, context);
   REQUIRE(result.hasValue());
   CHECK_FALSE(result->changed);
-  REQUIRE(context.memoryPlan.has_value());
-  CHECK(context.memoryPlan->planner == "best-of");
+  REQUIRE(passes::memoryPlan(context.analyses) != nullptr);
+  CHECK(passes::memoryPlan(context.analyses)->planner == "best-of");
   CHECK(result->stats.at("arena_bytes") == 256);
   CHECK(result->stats.at("lower_bound_bytes") == 256);
   CHECK(result->stats.at("naive_bytes") == 3 * 256);
@@ -511,8 +512,8 @@ TEST_CASE("memory-plan pass reads its options strictly and reports stats", "[ana
   REQUIRE(naive.hasValue());
   result = (*naive)->run(g, context);
   REQUIRE(result.hasValue());
-  CHECK(context.memoryPlan->planner == "naive");
-  CHECK(context.memoryPlan->alignment == 128);
+  CHECK(passes::memoryPlan(context.analyses)->planner == "naive");
+  CHECK(passes::memoryPlan(context.analyses)->alignment == 128);
   CHECK(result->stats.at("arena_bytes") == 3 * 256);
   CHECK(result->stats.at("in_place_reuses") == 0);
 }

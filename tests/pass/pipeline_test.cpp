@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/analysis/memory_plan.h"
 #include "core/ir/verifier.h"
 #include "core/pass/pipeline.h"
 #include "core/pass/snapshot.h"
@@ -16,6 +17,14 @@ using namespace fluidml::pass;
 using nlohmann::json;
 
 namespace {
+
+/// A result with `changed` and stats set (the other fields empty).
+PassResult resultOf(bool changed, std::map<std::string, double> stats = {}) {
+  PassResult result;
+  result.changed = changed;
+  result.stats = std::move(stats);
+  return result;
+}
 
 /// Removes every Identity node (rewiring its users), the shape of a real cleanup pass.
 class EraseIdentity final : public Pass {
@@ -45,7 +54,7 @@ class RenameNodes final : public Pass {
   json options() const override { return {{"prefix", prefix_}}; }
   Expected<PassResult> run(ir::Graph &graph, PassContext &) override {
     for (ir::NodeId id : graph.order()) graph.node(id).name = prefix_ + graph.node(id).name;
-    return PassResult{true, {{"renamed", static_cast<double>(graph.order().size())}}};
+    return resultOf(true, {{"renamed", static_cast<double>(graph.order().size())}});
   }
 
  private:
@@ -72,11 +81,12 @@ class DropFromOrder final : public Pass {
     std::vector<ir::NodeId> order = graph.order();
     order.pop_back();
     graph.setOrder(order);
-    return PassResult{true, {}};
+    return resultOf(true);
   }
 };
 
-/// A plan stand-in: what a memory-plan pass leaves (a new analysis, graph unchanged).
+/// A plan stand-in: what a memory-plan pass leaves (a new analysis, graph unchanged), under the name the
+/// standard memory-plan pass uses.
 analysis::MemoryPlan fakePlan(size_t arenaBytes) {
   analysis::MemoryPlan plan;
   plan.planner = "fake";
@@ -91,8 +101,9 @@ class FakePlan final : public Pass {
   explicit FakePlan(bool changed = false) : changed_(changed) {}
   std::string_view name() const override { return changed_ ? "change-and-plan" : "fake-plan"; }
   Expected<PassResult> run(ir::Graph &, PassContext &context) override {
-    context.memoryPlan = fakePlan(context.memoryPlan ? context.memoryPlan->arenaBytes + 64 : 128);
-    return PassResult{changed_, {}};
+    const analysis::MemoryPlan *old = context.analyses.get<analysis::MemoryPlan>("memory-plan");
+    context.analyses.set("memory-plan", fakePlan(old ? old->arenaBytes + 64 : 128));
+    return resultOf(changed_);
   }
 
  private:
@@ -103,7 +114,7 @@ class SetSchedule final : public Pass {
  public:
   std::string_view name() const override { return "set-schedule"; }
   Expected<PassResult> run(ir::Graph &, PassContext &context) override {
-    context.scheduleName = "toy-order";
+    context.analyses.set("schedule", std::string("toy-order"));
     return PassResult{};
   }
 };
@@ -409,27 +420,64 @@ TEST_CASE("VerifierInstrumentation catches a pass that corrupts the graph", "[pa
         "order");
 }
 
-TEST_CASE("PassManager resets the memory plan when a pass changes the graph without planning", "[pass][manager]") {
+TEST_CASE("PassManager drops the analyses a changing pass neither preserves nor writes", "[pass][manager]") {
   auto runWith = [](std::initializer_list<const char *> names) {
     ir::Graph graph = smallGraph();
     PassManager manager = managerOf(names);
     PassContext context;
     REQUIRE(manager.run(graph, context).isOk());
-    return context.memoryPlan;
+    return context.analyses;
   };
   // The plan survives passes that change nothing.
-  auto kept = runWith({"fake-plan", "no-op", "set-schedule"});
-  REQUIRE(kept.has_value());
-  CHECK(kept->arenaBytes == 128);
-  // A rewrite after planning makes the plan stale.
-  CHECK_FALSE(runWith({"fake-plan", "erase-identity"}).has_value());
-  CHECK_FALSE(runWith({"fake-plan", "rename-nodes"}).has_value());
-  // A no-op rewrite pass (changed=false: no Identity left) keeps it.
-  CHECK(runWith({"erase-identity", "fake-plan", "erase-identity"}).has_value());
+  AnalysisStore kept = runWith({"fake-plan", "no-op", "set-schedule"});
+  REQUIRE(kept.get<analysis::MemoryPlan>("memory-plan") != nullptr);
+  CHECK(kept.get<analysis::MemoryPlan>("memory-plan")->arenaBytes == 128);
+  CHECK(kept.names() == std::vector<std::string>{"memory-plan", "schedule"});
+  // A rewrite that preserves nothing makes every analysis stale.
+  CHECK(runWith({"fake-plan", "set-schedule", "erase-identity"}).empty());
+  CHECK(runWith({"fake-plan", "rename-nodes"}).empty());
+  // A no-op rewrite pass (changed=false: no Identity left) keeps them.
+  CHECK(runWith({"erase-identity", "fake-plan", "erase-identity"}).has("memory-plan"));
   // A pass that changes the graph and writes its own plan keeps the plan it wrote.
-  auto replanned = runWith({"fake-plan", "change-and-plan"});
-  REQUIRE(replanned.has_value());
-  CHECK(replanned->arenaBytes == 192);
+  AnalysisStore replanned = runWith({"fake-plan", "change-and-plan"});
+  REQUIRE(replanned.get<analysis::MemoryPlan>("memory-plan") != nullptr);
+  CHECK(replanned.get<analysis::MemoryPlan>("memory-plan")->arenaBytes == 192);
+}
+
+TEST_CASE("PassManager keeps what a changing pass preserves", "[pass][manager]") {
+  /// Renames nodes (changed) and declares that the schedule survives it, not the plan.
+  class RenameKeepingSchedule final : public Pass {
+   public:
+    std::string_view name() const override { return "rename-keeping-schedule"; }
+    Expected<PassResult> run(ir::Graph &graph, PassContext &) override {
+      for (ir::NodeId id : graph.order()) graph.node(id).name += "'";
+      PassResult result = resultOf(true);
+      result.preserved.insert("schedule");
+      return result;
+    }
+  };
+  ir::Graph graph = smallGraph();
+  PassManager manager = managerOf({"fake-plan", "set-schedule"});
+  manager.addPass(std::make_unique<RenameKeepingSchedule>());
+  PassContext context;
+  context.analyses.set("unrelated", 7);
+  REQUIRE(manager.run(graph, context).isOk());
+  CHECK(context.analyses.names() == std::vector<std::string>{"schedule"});
+  CHECK(*context.analyses.get<std::string>("schedule") == "toy-order");
+
+  // invalidateAnalyses is the same rule for a pass run by hand.
+  AnalysisStore before;
+  before.set("memory-plan", fakePlan(64));
+  before.set("schedule", std::string("import"));
+  PassContext after{before};
+  after.analyses.set("chains", std::vector<int>{1, 2});
+  PassResult unchanged;
+  invalidateAnalyses(after, before, unchanged);
+  CHECK(after.analyses.names() == std::vector<std::string>{"chains", "memory-plan", "schedule"});
+  PassResult changed = resultOf(true);
+  changed.preserved.insert("schedule");
+  invalidateAnalyses(after, before, changed);
+  CHECK(after.analyses.names() == std::vector<std::string>{"chains", "schedule"});
 }
 
 TEST_CASE("TimingInstrumentation times every pass, failed ones marked", "[pass][manager]") {
@@ -481,16 +529,16 @@ TEST_CASE("SnapshotRecorder records the import and every pass that changed somet
 
   // Analyses: the plan appears with fake-plan (changed=false), the schedule name with set-schedule, and the
   // rename (changed) drops the plan.
-  CHECK_FALSE(snapshots[0]->memoryPlan.has_value());
-  CHECK_FALSE(snapshots[1]->memoryPlan.has_value());
+  CHECK_FALSE(snapshots[0]->analyses.has("memory-plan"));
+  CHECK_FALSE(snapshots[1]->analyses.has("memory-plan"));
   CHECK_FALSE(snapshots[2]->result.changed);
-  REQUIRE(snapshots[2]->memoryPlan.has_value());
-  CHECK(snapshots[2]->memoryPlan->arenaBytes == 128);
-  CHECK(snapshots[2]->scheduleName == "import");
-  CHECK(snapshots[3]->scheduleName == "toy-order");
-  CHECK(snapshots[3]->memoryPlan.has_value());
-  CHECK_FALSE(snapshots[4]->memoryPlan.has_value());
-  CHECK_FALSE(context.memoryPlan.has_value());
+  REQUIRE(snapshots[2]->analyses.has("memory-plan"));
+  CHECK(snapshots[2]->analyses.get<analysis::MemoryPlan>("memory-plan")->arenaBytes == 128);
+  CHECK_FALSE(snapshots[2]->analyses.has("schedule"));
+  CHECK(*snapshots[3]->analyses.get<std::string>("schedule") == "toy-order");
+  CHECK(snapshots[3]->analyses.has("memory-plan"));
+  CHECK_FALSE(snapshots[4]->analyses.has("memory-plan"));
+  CHECK_FALSE(context.analyses.has("memory-plan"));
 }
 
 TEST_CASE("SnapshotRecorder records a re-planned arena and works without recordInitial", "[pass][snapshot]") {
@@ -503,7 +551,7 @@ TEST_CASE("SnapshotRecorder records a re-planned arena and works without recordI
   const auto &snapshots = recorder.snapshots();
   REQUIRE(snapshots.size() == 2);
   CHECK(snapshots[0]->index == 1);
-  CHECK(snapshots[0]->memoryPlan->arenaBytes == 128);
+  CHECK(snapshots[0]->analyses.get<analysis::MemoryPlan>("memory-plan")->arenaBytes == 128);
   CHECK(snapshots[1]->index == 2);
-  CHECK(snapshots[1]->memoryPlan->arenaBytes == 192);
+  CHECK(snapshots[1]->analyses.get<analysis::MemoryPlan>("memory-plan")->arenaBytes == 192);
 }

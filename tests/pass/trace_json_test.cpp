@@ -1,5 +1,6 @@
-// The trace JSON: structure (schema, snapshots, values, nodes in schedule order, memory plan), no embedded
-// constant data, a round trip through nlohmann::json::parse, and the atomic file write.
+// The trace JSON: structure (schema, snapshots, values, nodes in schedule order, analyses through their
+// registered serializers, preserved sets, replacements), no embedded constant data, a round trip through
+// nlohmann::json::parse, and the atomic file write.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -8,6 +9,7 @@
 
 #include "core/pass/pipeline.h"
 #include "exporters/trace_json.h"
+#include "passes/analyses.h"
 #include "tests/test_util.h"
 
 using namespace fluidml;
@@ -24,8 +26,11 @@ class SwapBranches final : public Pass {
     std::vector<ir::NodeId> order = graph.order();
     std::swap(order[0], order[1]);
     graph.setOrder(order);
-    context.scheduleName = "swapped";
-    return PassResult{true, {{"moved", 2}}};
+    context.analyses.set(passes::kScheduleAnalysis, std::string("swapped"));
+    PassResult result;
+    result.changed = true;
+    result.stats["moved"] = 2;
+    return result;
   }
 };
 
@@ -52,7 +57,7 @@ class HandPlan final : public Pass {
     plan.arenaBytes = 256;
     plan.lowerBoundBytes = 256;
     plan.naiveBytes = 256;
-    context.memoryPlan = plan;
+    context.analyses.set(passes::kMemoryPlanAnalysis, plan);
     return PassResult{};
   }
 };
@@ -90,7 +95,7 @@ Traced runTraced() {
   PassManager manager;
   manager.addPass(std::make_unique<SwapBranches>());
   manager.addPass(std::make_unique<HandPlan>());
-  SnapshotRecorder recorder;
+  SnapshotRecorder recorder(&passes::standardAnalysisRegistry());
   VerifierInstrumentation verifier;
   manager.addInstrumentation(&verifier);
   manager.addInstrumentation(&recorder);
@@ -116,10 +121,10 @@ const json &valueNamed(const json &graph, const std::string &name) {
 TEST_CASE("traceToJson has the documented top-level structure", "[pass][trace]") {
   Traced traced = runTraced();
   REQUIRE(traced.snapshots.size() == 3);
-  json trace = exporters::traceToJson("model.onnx", "toy", traced.snapshots);
+  json trace = exporters::traceToJson("model.onnx", "toy", traced.snapshots, passes::standardAnalysisRegistry());
   CHECK(trace["schema"] == "fluidml-trace");
   CHECK(trace["version"] == exporters::kTraceSchemaVersion);
-  CHECK(trace["version"] == 1);
+  CHECK(trace["version"] == 2);
   CHECK(trace["model"] == "model.onnx");
   CHECK(trace["pipeline"] == "toy");
   REQUIRE(trace["snapshots"].size() == 3);
@@ -130,26 +135,28 @@ TEST_CASE("traceToJson has the documented top-level structure", "[pass][trace]")
   CHECK(import["options"] == json::object());
   CHECK(import["changed"] == false);
   CHECK(import["stats"] == json::object());
-  CHECK(import["schedule"] == "import");
-  CHECK(import["memory_plan"].is_null());
+  CHECK(import["preserved"] == json::array());
+  CHECK(import["replacements"] == json::array());
+  CHECK(import["analyses"] == json::object());
 
   const json &swapped = trace["snapshots"][1];
   CHECK(swapped["pass"] == "swap-branches");
   CHECK(swapped["changed"] == true);
   CHECK(swapped["stats"] == json{{"moved", 2.0}});
-  CHECK(swapped["schedule"] == "swapped");
+  CHECK(swapped["analyses"] == json{{"schedule", "swapped"}});
 
   const json &planned = trace["snapshots"][2];
   CHECK(planned["pass"] == "hand-plan");
   CHECK(planned["options"] == json{{"planner", "by-hand"}});
   CHECK(planned["changed"] == false);
-  CHECK(planned["memory_plan"].is_object());
+  CHECK(planned["analyses"]["schedule"] == "swapped");
+  CHECK(planned["analyses"]["memory-plan"].is_object());
 }
 
 TEST_CASE("snapshotToJson writes values and nodes in schedule order", "[pass][trace]") {
   Traced traced = runTraced();
-  json import = exporters::snapshotToJson(*traced.snapshots[0]);
-  json swapped = exporters::snapshotToJson(*traced.snapshots[1]);
+  json import = exporters::snapshotToJson(*traced.snapshots[0], passes::standardAnalysisRegistry());
+  json swapped = exporters::snapshotToJson(*traced.snapshots[1], passes::standardAnalysisRegistry());
 
   const json &graph = swapped["graph"];
   CHECK(graph["name"] == "main");
@@ -205,8 +212,10 @@ TEST_CASE("snapshotToJson writes values and nodes in schedule order", "[pass][tr
 TEST_CASE("memoryPlanToJson writes the summary, the buffers and the storage", "[pass][trace]") {
   Traced traced = runTraced();
   const Snapshot &snapshot = *traced.snapshots[2];
-  REQUIRE(snapshot.memoryPlan.has_value());
-  json plan = exporters::memoryPlanToJson(snapshot.graph, *snapshot.memoryPlan);
+  REQUIRE(passes::memoryPlan(snapshot.analyses) != nullptr);
+  json plan = passes::memoryPlanToJson(snapshot.graph, *passes::memoryPlan(snapshot.analyses));
+  // The trace writes the plan through the registered serializer: the same JSON.
+  CHECK(exporters::snapshotToJson(snapshot, passes::standardAnalysisRegistry())["analyses"]["memory-plan"] == plan);
   CHECK(plan["planner"] == "by-hand");
   CHECK(plan["placement_order"] == "size-desc");
   CHECK(plan["alignment"] == 64);
@@ -238,7 +247,7 @@ TEST_CASE("memoryPlanToJson writes the summary, the buffers and the storage", "[
 
 TEST_CASE("the trace embeds no constant data and round-trips through a file", "[pass][trace]") {
   Traced traced = runTraced();
-  json trace = exporters::traceToJson("m.onnx", "toy", traced.snapshots);
+  json trace = exporters::traceToJson("m.onnx", "toy", traced.snapshots, passes::standardAnalysisRegistry());
   std::string text = trace.dump();
   // 3 snapshots of a 5-node graph; the 1000-float attribute and the 32-float constant are types only.
   CHECK(text.size() < 12000);
@@ -268,7 +277,7 @@ TEST_CASE("writeTraceFile survives names that are not UTF-8", "[pass][trace]") {
   graph.node(graph.order()[0]).name = std::string("bad\xff\xfe");
   SnapshotRecorder recorder;
   recorder.recordInitial(graph, PassContext{});
-  json trace = exporters::traceToJson("m.onnx", "toy", recorder.snapshots());
+  json trace = exporters::traceToJson("m.onnx", "toy", recorder.snapshots(), passes::standardAnalysisRegistry());
   std::string path = (std::filesystem::temp_directory_path() / "fluidml_trace_utf8.json").string();
   REQUIRE(exporters::writeTraceFile(path, trace).isOk());
   std::ifstream in(path);
@@ -277,4 +286,22 @@ TEST_CASE("writeTraceFile survives names that are not UTF-8", "[pass][trace]") {
   json back = json::parse(read.str());
   CHECK(back["snapshots"][0]["graph"]["nodes"][0]["name"] == "bad\xEF\xBF\xBD\xEF\xBF\xBD");
   std::filesystem::remove(path);
+}
+
+TEST_CASE("snapshotToJson writes the preserved analyses and the replacements", "[pass][trace]") {
+  Snapshot snapshot;
+  snapshot.index = 3;
+  snapshot.passName = "fuse-epilogues";
+  snapshot.graph = traceGraph();
+  snapshot.result.changed = true;
+  snapshot.result.preserved = {"schedule"};
+  snapshot.result.replacements = {Replacement{"fused_conv", {0, 1}, {7}}, Replacement{"removed_nodes", {4}, {}}};
+  snapshot.analyses.set("unregistered", 1);
+  json written = exporters::snapshotToJson(snapshot, passes::standardAnalysisRegistry());
+  CHECK(written["preserved"] == json::array({"schedule"}));
+  CHECK(written["replacements"] ==
+        json::array({json{{"kind", "fused_conv"}, {"removed", {0, 1}}, {"added", {7}}},
+                     json{{"kind", "removed_nodes"}, {"removed", {4}}, {"added", json::array()}}}));
+  // An analysis without a registered serializer still shows that it existed.
+  CHECK(written["analyses"] == json{{"unregistered", nullptr}});
 }

@@ -44,6 +44,13 @@ TEST_CASE("eliminate-dead-code removes unreachable nodes and their constants", "
   CHECK(result.stats.at("removed_nodes") == 4);
   CHECK(result.stats.at("removed_constants") == 1);
   CHECK(opTypes(graph) == std::vector<std::string>{"Relu", "Add"});
+  // One replacement by nothing: the four dead nodes, in schedule order.
+  REQUIRE(result.replacements.size() == 1);
+  CHECK(result.replacements[0].kind == "removed_nodes");
+  CHECK(result.replacements[0].removed ==
+        std::vector<NodeId>{before.order()[0], before.order()[1], before.order()[2], before.order()[3]});
+  CHECK(result.replacements[0].added.empty());
+  CHECK(result.preserved.count("schedule") == 1);
   CHECK_FALSE(graph.value(w).alive);
   CHECK(graph.value(shared).alive);
   CHECK(graph.inputs() == std::vector<ValueId>{x, unused});  // the interface stays
@@ -53,6 +60,7 @@ TEST_CASE("eliminate-dead-code removes unreachable nodes and their constants", "
   pass::PassResult again = runPass(graph);
   CHECK_FALSE(again.changed);
   CHECK(again.stats.at("removed_nodes") == 0);
+  CHECK(again.replacements.empty());
 }
 
 TEST_CASE("eliminate-dead-code keeps a node when any of its outputs is used", "[passes][eliminate-dead-code]") {

@@ -117,6 +117,16 @@ TEST_CASE("eliminate-identity collapses shape-op chains into one Reshape", "[pas
   REQUIRE(graph.value(reshape.inputs[1]).isConstant());
   CHECK(graph.value(reshape.inputs[1]).constant.toInt64Vector() == std::vector<int64_t>{1, 1, 24});
   CHECK(graph.value(u).type.shape == Shape{1, 1, 24});
+  // One replacement per collapse, in the order made: the Flatten (rewritten in place) takes in the Reshape,
+  // then the Unsqueeze takes in the Flatten.
+  const std::vector<NodeId> &ids = before.order();
+  REQUIRE(result.replacements.size() == 2);
+  CHECK(result.replacements[0].kind == "collapsed_reshapes");
+  CHECK(result.replacements[0].removed == std::vector<NodeId>{ids[0]});
+  CHECK(result.replacements[0].added == std::vector<NodeId>{ids[1]});
+  CHECK(result.replacements[1].removed == std::vector<NodeId>{ids[1]});
+  CHECK(result.replacements[1].added == std::vector<NodeId>{ids[2]});
+  CHECK(reshape.id == ids[2]);
   requireSameOutputs(before, graph, {test::randomFloats({2, 3, 4}, 5)});
 }
 
@@ -175,6 +185,11 @@ TEST_CASE("eliminate-identity keeps graph output names stable", "[passes][elimin
     CHECK(graph.node(graph.order()[0]).outputs[0] == y);  // Relu now produces the output
     CHECK(graph.node(graph.order()[1]).inputs[0] == y);   // and Neg reads it
     CHECK_FALSE(graph.value(r).alive);
+    // The Identity is gone; the Relu, rewritten to produce the output, stands for it.
+    REQUIRE(result.replacements.size() == 1);
+    CHECK(result.replacements[0].kind == "removed_identity");
+    CHECK(result.replacements[0].removed == std::vector<NodeId>{before.order()[1]});
+    CHECK(result.replacements[0].added == std::vector<NodeId>{before.order()[0]});
     requireSameOutputs(before, graph, {test::randomFloats({4}, 9)});
   }
   SECTION("an Identity of a graph input or of another graph output stays") {
@@ -190,6 +205,7 @@ TEST_CASE("eliminate-identity keeps graph output names stable", "[passes][elimin
     pass::PassResult result = runPass(graph);
     CHECK_FALSE(result.changed);
     CHECK(result.stats.at("kept_at_outputs") == 2);
+    CHECK(result.replacements.empty());
     CHECK(opTypes(graph) == std::vector<std::string>{"Relu", "Identity", "Identity"});
     CHECK(outputNames(graph) == names);
   }

@@ -42,6 +42,14 @@ TEST_CASE("fold-constants folds all-constant subgraphs and drops the weights the
   CHECK(result.stats.at("folded_nodes") == 2);
   CHECK(result.stats.at("removed_constants") == 3);  // w, two and the folded Add's result
   CHECK(opTypes(graph) == std::vector<std::string>{"Add"});
+  // Each folded node is a replacement by nothing (its result is a constant now); the order of the rest holds.
+  REQUIRE(result.replacements.size() == 2);
+  for (size_t i = 0; i < 2; ++i) {
+    CHECK(result.replacements[i].kind == "folded_nodes");
+    CHECK(result.replacements[i].removed == std::vector<NodeId>{before.order()[i]});
+    CHECK(result.replacements[i].added.empty());
+  }
+  CHECK(result.preserved.count("schedule") == 1);
   CHECK(graph.constants() == std::vector<ValueId>{scaled});
   CHECK_THAT(dumpGraph(graph), Catch::Contains("= Add(%x, %" + graph.value(scaled).name + ")"));
   requireSameOutputs(before, graph, {test::randomFloats({2, 3}, 7)});

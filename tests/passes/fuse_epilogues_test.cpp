@@ -15,6 +15,7 @@
 #include "core/ops/fused_epilogue.h"
 #include "core/ops/op_registry.h"
 #include "core/pass/pipeline.h"
+#include "passes/analyses.h"
 #include "passes/passes.h"
 #include "tests/passes/pass_test_util.h"
 #include "tests/test_util.h"
@@ -114,6 +115,45 @@ TEST_CASE("fuse-epilogues: Conv + Relu", "[passes][fuse-epilogues]") {
 
   // A second run finds nothing left to fuse.
   CHECK_FALSE(runPass(graph).changed);
+}
+
+TEST_CASE("fuse-epilogues records which nodes each fused node replaced and keeps only the schedule",
+          "[pass][passes][fuse-epilogues]") {
+  GraphBuilder b = test::makeBuilder();
+  ValueId x = b.input("x", DType::Float32, {1, 3, 8, 8});
+  ValueId r = b.op("Relu", {conv(b, x, "c1", 1)});
+  ValueId y = b.op("Sigmoid", {conv(b, r, "c2", 3, true, 4)});
+  b.output(y);
+  Graph graph = finishGraph(b);
+  const std::vector<NodeId> before = graph.order();  // c1, Relu, c2, Sigmoid
+  REQUIRE(opTypes(graph) == std::vector<std::string>{"Conv", "Relu", "Conv", "Sigmoid"});
+
+  pass::PassContext context;
+  context.analyses.set(passes::kScheduleAnalysis, std::string("memory-aware"));
+  context.analyses.set(passes::kMemoryPlanAnalysis, analysis::MemoryPlan{});
+  pass::PassResult result = test::runRegisteredPass(graph, "fuse-epilogues", context);
+  REQUIRE(opTypes(graph) == std::vector<std::string>{"FusedConv", "FusedConv"});
+  REQUIRE(result.replacements.size() == 2);
+  CHECK(result.replacements[0].kind == "fused_conv");
+  CHECK(result.replacements[0].removed == std::vector<NodeId>{before[0], before[1]});
+  CHECK(result.replacements[0].added == std::vector<NodeId>{graph.order()[0]});
+  CHECK(result.replacements[1].removed == std::vector<NodeId>{before[2], before[3]});
+  CHECK(result.replacements[1].added == std::vector<NodeId>{graph.order()[1]});
+  for (const pass::Replacement &replacement : result.replacements) {
+    for (NodeId id : replacement.removed) CHECK_FALSE(graph.node(id).alive);
+    for (NodeId id : replacement.added) CHECK(graph.node(id).alive);
+  }
+  // The fused nodes stand where the chains stood, so the schedule holds; the plan's lifetimes do not.
+  CHECK(result.preserved.count("schedule") == 1);
+  CHECK(passes::scheduleName(context.analyses) == "memory-aware");
+  CHECK(passes::memoryPlan(context.analyses) == nullptr);
+
+  // Nothing left to fuse: no replacements, and an unchanged graph keeps every analysis.
+  context.analyses.set(passes::kMemoryPlanAnalysis, analysis::MemoryPlan{});
+  pass::PassResult again = test::runRegisteredPass(graph, "fuse-epilogues", context);
+  CHECK_FALSE(again.changed);
+  CHECK(again.replacements.empty());
+  CHECK(passes::memoryPlan(context.analyses) != nullptr);
 }
 
 TEST_CASE("fuse-epilogues: Conv + residual Add + Relu", "[passes][fuse-epilogues]") {

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/ir/verifier.h"
+#include "core/pass/pipeline.h"
 #include "passes/passes.h"
 #include "tests/test_util.h"
 
@@ -20,9 +21,11 @@ pass::PassResult runRegisteredPass(ir::Graph &graph, std::string_view name, pass
   auto created = passes::standardPassRegistry().create(std::string(name), options);
   INFO((created.hasValue() ? std::string() : created.message()));
   REQUIRE(created.hasValue());
+  const pass::AnalysisStore before = context.analyses;
   auto result = (*created)->run(graph, context);
   INFO((result.hasValue() ? std::string() : result.message()));
   REQUIRE(result.hasValue());
+  pass::invalidateAnalyses(context, before, *result);
   Status verified = ir::verify(graph);
   INFO((verified.isOk() ? std::string() : verified.message()));
   REQUIRE(verified.isOk());

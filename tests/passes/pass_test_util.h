@@ -17,7 +17,7 @@ namespace fluidml::test {
 /// The graph of `b`; a build error fails the test.
 ir::Graph finishGraph(ir::GraphBuilder &b);
 /// Runs the registered pass `name` with `options` on `graph`; REQUIREs that it is created, succeeds and leaves
-/// a graph that verifies.
+/// a graph that verifies. Invalidates the context's analyses as the pass manager would.
 pass::PassResult runRegisteredPass(ir::Graph &graph, std::string_view name, pass::PassContext &context,
                                    const nlohmann::json &options = nlohmann::json::object());
 /// runRegisteredPass with a fresh context.

@@ -10,6 +10,7 @@
 #include "core/onnx/onnx_import.h"
 #include "core/onnx/tensor_proto.h"
 #include "core/pass/pipeline.h"
+#include "passes/analyses.h"
 #include "passes/passes.h"
 
 using namespace fluidml;
@@ -71,7 +72,7 @@ TEST_CASE("the rewrite passes keep the tiny dataset models' outputs bitwise", "[
     Status status = manager->run(graph, context);
     INFO((status.isOk() ? std::string() : status.message()));
     REQUIRE(status.isOk());
-    CHECK(context.scheduleName == "memory-aware");
+    CHECK(passes::scheduleName(context.analyses) == "memory-aware");
     CHECK(analysis::planLowerBoundBytes(graph, graph.order()) <= analysis::planLowerBoundBytes(before, before.order()));
 
     const std::vector<ir::Tensor> inputs = readInputs(dir / "test_data_set_0", before.inputs().size());

@@ -7,6 +7,9 @@
 
 #include "core/analysis/scheduling.h"
 #include "core/ir/verifier.h"
+#include "core/pass/pipeline.h"
+#include "core/pass/snapshot.h"
+#include "passes/analyses.h"
 #include "passes/passes.h"
 #include "tests/passes/pass_test_util.h"
 #include "tests/test_util.h"
@@ -164,7 +167,7 @@ TEST_CASE("the memory-aware schedule finishes one branch before starting the nex
   CHECK(schedule.candidates[1].planLowerBoundBytes == 4224);
 
   pass::PassContext context;
-  context.memoryPlan = analysis::MemoryPlan{};
+  context.analyses.set(passes::kMemoryPlanAnalysis, analysis::MemoryPlan{});
   pass::PassResult result = runPass(graph, context);
   CHECK(result.changed);
   CHECK(result.stats.at("import_peak_bytes") == 12288);
@@ -177,29 +180,48 @@ TEST_CASE("the memory-aware schedule finishes one branch before starting the nex
   CHECK(nodeNames(graph) ==
         std::vector<std::string>{"MatMul_0", "Relu_2", "MatMul_4", "MatMul_1", "Relu_3", "MatMul_5", "Add_6"});
   CHECK(analysis::peakLiveBytes(graph, graph.order()) == 8256);
-  CHECK(context.scheduleName == "memory-aware");
-  CHECK_FALSE(context.memoryPlan.has_value());
+  CHECK(passes::scheduleName(context.analyses) == "memory-aware");
+  CHECK(result.preserved.empty());  // the new order drops the plan (invalidated as the pass manager does)
+  CHECK(passes::memoryPlan(context.analyses) == nullptr);
   requireSameOutputs(before, graph, {test::randomFloats({1, 16}, 9)});
 
   // Already scheduled: nothing changes, and the plan a later pass made would be kept.
-  context.memoryPlan = analysis::MemoryPlan{};
+  context.analyses.set(passes::kMemoryPlanAnalysis, analysis::MemoryPlan{});
   pass::PassResult again = runPass(graph, context);
   CHECK_FALSE(again.changed);
   CHECK(again.stats.at("peak_bytes") == 8256);
-  CHECK(context.memoryPlan.has_value());
+  CHECK(passes::memoryPlan(context.analyses) != nullptr);
 }
 
 TEST_CASE("schedule with the import strategy keeps the order", "[passes][schedule]") {
   Graph graph = interleavedBranches();
   const std::vector<NodeId> order = graph.order();
   pass::PassContext context;
-  context.scheduleName = "something-else";
+  context.analyses.set(passes::kScheduleAnalysis, std::string("something-else"));
   pass::PassResult result = runPass(graph, context, {{"strategy", "import"}});
   CHECK_FALSE(result.changed);
   CHECK(graph.order() == order);
   CHECK(result.stats.at("peak_bytes") == 12288);
   CHECK(result.stats.at("lower_bound_bytes") == 8256);
-  CHECK(context.scheduleName == "import");
+  CHECK(*context.analyses.get<std::string>(passes::kScheduleAnalysis) == "import");
+}
+
+TEST_CASE("a schedule that names an equal schedule again is no new snapshot", "[pass][passes][schedule]") {
+  Graph graph = interleavedBranches();
+  pass::PassManager manager;
+  for (int i = 0; i < 2; ++i) {
+    auto created = passes::standardPassRegistry().create("schedule", {{"strategy", "import"}});
+    REQUIRE(created.hasValue());
+    manager.addPass(std::move(created).value());
+  }
+  // The recorder compares analyses with the registered equality, not by which object holds them.
+  pass::SnapshotRecorder recorder(&passes::standardAnalysisRegistry());
+  pass::PassContext context;
+  recorder.recordInitial(graph, context);
+  manager.addInstrumentation(&recorder);
+  REQUIRE(manager.run(graph, context).isOk());
+  REQUIRE(recorder.snapshots().size() == 2);  // the import, then the first schedule (a new analysis)
+  CHECK(*recorder.snapshots()[1]->analyses.get<std::string>(passes::kScheduleAnalysis) == "import");
 }
 
 TEST_CASE("schedule rejects unknown options and strategies", "[passes][schedule]") {
