@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/ir/layout.h"
+
 namespace fluidml::exporters {
 
 namespace {
@@ -54,6 +56,15 @@ Expected<TraceSnapshot> readSnapshot(const json &entry, const std::string &at, i
   snapshot.graph = *graph;
 
   if (version == 1) {
+    // Version 1 wrote a layout as its permutation array; version 2 as the layout's text form ("(0,1)").
+    if (snapshot.graph.contains("values") && snapshot.graph["values"].is_array())
+      for (json &value : snapshot.graph["values"])
+        if (value.is_object() && value.contains("layout") && value["layout"].is_array()) {
+          std::vector<int> order;
+          for (const json &d : value["layout"])
+            if (d.is_number_integer()) order.push_back(d.get<int>());
+          value["layout"] = ir::Layout::permutation(order).toString(order.size());
+        }
     // Version 1 had exactly two analyses, as fixed fields; null meant no memory plan.
     FLUIDML_ASSIGN_OR_RETURN(const json *schedule, field(entry, at, "schedule", &json::is_string, "a string"));
     snapshot.analyses["schedule"] = *schedule;

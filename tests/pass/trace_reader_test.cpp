@@ -134,6 +134,7 @@ TEST_CASE("traceFromJson still loads a version 1 trace", "[pass][trace]") {
   const exporters::TraceSnapshot &import = read->snapshots[0];
   CHECK(import.pass == "import");
   CHECK(import.graph["nodes"][0]["op"] == "Relu");
+  CHECK(import.graph["values"][0]["layout"] == "(0,1)");  // v1's permutation array, in v2's text form
   CHECK(import.analyses == std::map<std::string, json>{{"schedule", "import"}});
   CHECK(import.preserved.empty());
   CHECK(import.replacements.empty());
