@@ -1187,6 +1187,12 @@ Status checkReduceLayouts(const ir::Graph &graph, const ir::Node &node) {
 Status checkLayerNormLayouts(const ir::Graph &graph, const ir::Node &node) {
   const ir::TensorType &in = graph.value(node.inputs[0]).type;
   const ir::TensorType &out = graph.value(node.outputs[0]).type;
+  for (size_t k = 1; k < node.outputs.size(); ++k)  // one value per row, in the rows' row-major order
+    if (node.outputs[k] != ir::kNoValue && !graph.value(node.outputs[k]).type.layout.isRowMajor())
+      return Status::error("Mean and InvStdDev are written row-major only");
+  for (size_t k = 1; k < node.inputs.size(); ++k)  // indexed by the position in a normalized row
+    if (node.inputs[k] != ir::kNoValue && !graph.value(node.inputs[k]).type.layout.isRowMajor())
+      return Status::error("Scale and B are read row-major only");
   if (in.layout.isRowMajor() && out.layout.isRowMajor()) return Status::ok();
   const int64_t rank = static_cast<int64_t>(in.rank());
   int64_t axis = node.intAttr("axis", -1);
