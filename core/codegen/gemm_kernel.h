@@ -163,9 +163,9 @@ RowMasks rowMasks(KernelBuilder &b, llvm::Value *start, int64_t stride, llvm::Va
 /// loadRow with precomputed masks.
 llvm::Value *loadRowMasked(KernelBuilder &b, llvm::Value *row, llvm::Value *start, const RowMasks &masks,
                            llvm::Value *passthru);
-/// floatLanes(b) lanes of a strided row: lane t reads row[start + t * stride] when t < laneLimit and the element lies in
-/// [0, width), else passthru. Never touches memory outside row[0, width). `interior` promises that every lane
-/// is valid (plain loads). start and laneLimit are i64.
+/// floatLanes(b) lanes of a strided row: lane t reads row[start + t * stride] when t < laneLimit and the element
+/// lies in [0, width), else passthru. Never touches memory outside row[0, width). `interior` promises that every
+/// lane is valid (plain loads). start and laneLimit are i64.
 llvm::Value *loadRow(KernelBuilder &b, llvm::Value *row, llvm::Value *start, int64_t stride, llvm::Value *width,
                      llvm::Value *laneLimit, llvm::Value *passthru, bool interior = false);
 /// Stores the first `lanes` lanes (i64, clamped to [0, floatLanes(b)]) of v at ptr.
