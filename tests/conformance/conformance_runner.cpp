@@ -4,6 +4,8 @@
 // "N passed, N failed, N skipped" line; exits 1 when an unexcused case fails or an exception is stale.
 // With --planned, every case that passes is run again from a memory plan by each planner (naive, greedy-size,
 // best-of; in place and views on), after checkMemoryPlan accepts the plan, and must give bit-identical outputs.
+// With --compiled, every passing case is also compiled with LLVM (for the host, or for --mcpu NAME such as
+// x86-64-v3) and checked against the expected outputs.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -16,6 +18,7 @@
 
 #include "core/analysis/memory_plan.h"
 #include "core/codegen/compiler.h"
+#include "core/codegen/target_machine.h"
 #include "core/interp/interpreter.h"
 #include "core/onnx/onnx_import.h"
 #include "core/onnx/tensor_proto.h"
@@ -44,6 +47,7 @@ struct Options {
   bool verbose = false;
   bool planned = false;
   bool compiled = false;  // also compile every passing case with LLVM and check its outputs
+  target::TargetDescription target = target::TargetDescription::host();  // --mcpu: what --compiled compiles for
 };
 
 /// What the planned runs covered, for the summary.
@@ -129,10 +133,13 @@ std::vector<std::string> sortedPbFiles(const fs::path &dir, const std::string &p
 /// Compiles the graph with its best-of plan through the LLVM JIT and checks the outputs against the expected ones
 /// with ONNX's tolerance; an error message, or empty.
 std::string checkCompiledRun(const ir::Graph &graph, const std::vector<ir::Tensor> &inputs,
-                             const std::vector<onnxio::NamedTensor> &expected, PlannedCounts &counts) {
+                             const std::vector<onnxio::NamedTensor> &expected, const target::TargetDescription &target,
+                             PlannedCounts &counts) {
   auto plan = analysis::planMemory(graph, {});
   if (!plan) return "compiled: " + plan.message();
-  auto model = codegen::compileJit(graph, *plan, {});
+  codegen::CompileOptions compileOptions;
+  compileOptions.target = target;
+  auto model = codegen::compileJit(graph, *plan, compileOptions);
   if (!model) return "compiled: " + model.message();
   std::vector<ir::Tensor> outputs;
   for (const ir::TensorType &type : (*model)->outputTypes()) outputs.push_back(ir::Tensor::zeros(type.dtype, type.shape));
@@ -187,7 +194,7 @@ CaseResult runDataSet(const fs::path &caseDir, const fs::path &setDir, const Opt
     if (!problem.empty()) return {Outcome::Fail, problem};
   }
   if (runOptions.compiled) {
-    std::string problem = checkCompiledRun(*graph, inputs, expected, planned);
+    std::string problem = checkCompiledRun(*graph, inputs, expected, runOptions.target, planned);
     if (!problem.empty()) return {Outcome::Fail, problem};
   }
   return {Outcome::Pass, ""};
@@ -233,8 +240,16 @@ int main(int argc, char **argv) {
     else if (arg == "--verbose" || arg == "-v") options.verbose = true;
     else if (arg == "--planned") options.planned = true;
     else if (arg == "--compiled") options.compiled = true;
-    else {
-      std::cerr << "usage: fluidml_conformance [--data DIR] [--filter SUBSTRING] [--exceptions FILE] [--planned] [--compiled] [--verbose]\n";
+    else if (arg == "--mcpu") {
+      auto target = codegen::resolveTarget(next());
+      if (!target) {
+        std::cerr << target.message() << '\n';
+        return 2;
+      }
+      options.target = std::move(target).value();
+    } else {
+      std::cerr << "usage: fluidml_conformance [--data DIR] [--filter SUBSTRING] [--exceptions FILE] [--planned] "
+                   "[--compiled [--mcpu NAME]] [--verbose]\n";
       return 2;
     }
   }
