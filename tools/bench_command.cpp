@@ -77,6 +77,8 @@ int benchCommand(const CliOptions &options) {
                        {"compile_ms", runner.compileMilliseconds()},
                        {"pipeline_ms", prepared->pipelineMilliseconds},
                        {"threads", options.threads},
+                       {"cpu", options.target.cpu},
+                       {"isa", options.target.isa},
                        {"pipeline", prepared->pipelineName},
                        {"iters", options.iters},
                        {"warmup", options.warmup},
@@ -86,8 +88,8 @@ int benchCommand(const CliOptions &options) {
     return kExitOk;
   }
   auto mib = [](size_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); };
-  std::printf("%s (pipeline '%s', %d thread%s)\n", model.c_str(), prepared->pipelineName.c_str(), options.threads,
-              options.threads == 1 ? "" : "s");
+  std::printf("%s (pipeline '%s', %d thread%s, target %s, %s)\n", model.c_str(), prepared->pipelineName.c_str(),
+              options.threads, options.threads == 1 ? "" : "s", options.target.cpu.c_str(), options.target.isa.c_str());
   std::printf("  latency   median %.3f ms  min %.3f ms  max %.3f ms  (%d runs after %d warm-up)\n", median,
               sorted.front(), sorted.back(), options.iters, options.warmup);
   std::printf("  compile   %.1f ms (pipeline %.1f ms)\n", runner.compileMilliseconds(), prepared->pipelineMilliseconds);

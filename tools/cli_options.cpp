@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "core/codegen/target_machine.h"
+
 namespace fluidml::cli {
 
 Expected<ir::Shape> parseShape(const std::string &text) {
@@ -78,6 +80,10 @@ Expected<CliOptions> parseCommandLine(int argc, char **argv) {
       FLUIDML_ASSIGN_OR_RETURN(options.dumpIr, value(arg));
     } else if (arg == "--dump-asm") {
       FLUIDML_ASSIGN_OR_RETURN(options.dumpAsm, value(arg));
+    } else if (arg == "--mcpu") {
+      FLUIDML_ASSIGN_OR_RETURN(options.mcpu, value(arg));
+    } else if (arg == "--target") {
+      FLUIDML_ASSIGN_OR_RETURN(options.targetTriple, value(arg));
     } else if (arg == "--force") {
       options.force = true;
     } else if (arg == "--stop-after") {
@@ -98,6 +104,9 @@ Expected<CliOptions> parseCommandLine(int argc, char **argv) {
       options.positional.push_back(arg);
     }
   }
+  auto target = codegen::resolveTarget(options.mcpu, options.targetTriple);
+  if (!target) return target.status();
+  options.target = std::move(target).value();
   return options;
 }
 

@@ -8,6 +8,7 @@
 
 #include "core/ir/tensor_type.h"
 #include "core/support/status.h"
+#include "core/target/target_description.h"
 
 namespace fluidml::cli {
 
@@ -31,11 +32,15 @@ struct CliOptions {
   int iters = 20;                          // --iters K (bench): timed runs
   int warmup = 3;                          // --warmup W (bench): untimed runs first
   std::optional<std::string> dumpIr;       // --dump-ir FILE: the optimized LLVM IR
-  std::optional<std::string> dumpAsm;      // --dump-asm FILE: the host assembly
+  std::optional<std::string> dumpAsm;      // --dump-asm FILE: the target's assembly
+  std::string mcpu;                        // --mcpu NAME: the CPU to generate code for ("" = the host)
+  std::string targetTriple;                // --target TRIPLE: the target triple ("" = the host's)
+  target::TargetDescription target;        // resolved from --mcpu and --target (the host without them)
   bool help = false;                       // --help / -h
 };
 
-/// Parses argv after the program name. Unknown flags and malformed values are user errors that name the flag.
+/// Parses argv after the program name. Unknown flags and malformed values (an unknown --mcpu CPU, a --target
+/// that is not x86_64) are user errors that name the flag.
 Expected<CliOptions> parseCommandLine(int argc, char **argv);
 
 /// "1x3x224x224" -> {1,3,224,224}.

@@ -1,4 +1,4 @@
-// `fluidml compile MODEL -o DIR`: the pipeline, then ahead-of-time compilation into DIR/libmodel.so, model.h,
+// `fluidml compile MODEL -o DIR [--mcpu NAME]`: the pipeline, then ahead-of-time compilation into DIR/libmodel.so, model.h,
 // weights.bin and model.json (see core/codegen/compiler.h). Also the model preparation shared by run and bench.
 #include <chrono>
 #include <cstdio>
@@ -28,6 +28,7 @@ Expected<PreparedModel> prepareModel(const CliOptions &options) {
 codegen::CompileOptions compileOptionsFrom(const CliOptions &options) {
   codegen::CompileOptions compile;
   compile.threads = options.threads;
+  compile.target = options.target;
   if (options.dumpIr) compile.dumpIrPath = *options.dumpIr;
   if (options.dumpAsm) compile.dumpAsmPath = *options.dumpAsm;
   return compile;
@@ -53,8 +54,9 @@ int compileCommand(const CliOptions &options) {
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   std::printf("compiled %s (pipeline '%s') into %s in %.1f ms: libmodel.so, model.h, weights.bin, model.json\n",
               options.positional[0].c_str(), prepared->pipelineName.c_str(), options.outputDir->c_str(), ms);
-  std::printf("arena %zu bytes (lower bound %zu), %d thread%s by default\n", prepared->plan.arenaBytes,
-              prepared->plan.lowerBoundBytes, options.threads, options.threads == 1 ? "" : "s");
+  std::printf("arena %zu bytes (lower bound %zu), %d thread%s by default, target %s (%s)\n",
+              prepared->plan.arenaBytes, prepared->plan.lowerBoundBytes, options.threads,
+              options.threads == 1 ? "" : "s", options.target.cpu.c_str(), options.target.isa.c_str());
   return kExitOk;
 }
 

@@ -20,10 +20,11 @@ commands:
                                 (prints max abs diff; over 1e-4 |e| + 1e-5 max(1, max |e|): exit 1); --interpret runs the
                                 reference interpreter instead; --check-plan runs the interpreter with and
                                 without the plan and requires bit-identical outputs
-  compile MODEL -o DIR [--threads N]
+  compile MODEL -o DIR [--threads N] [--mcpu NAME] [--target TRIPLE]
                                 ahead-of-time: DIR/libmodel.so (C API in DIR/model.h, no LLVM needed at run
-                                time), DIR/weights.bin (memory-mapped), DIR/model.json (tensor metadata)
-  bench MODEL [--threads N] [--iters K] [--warmup W] [--json]
+                                time), DIR/weights.bin (memory-mapped), DIR/model.json (tensor metadata and the
+                                target); --mcpu x86-64-v3 makes a library for any AVX2 x86-64
+  bench MODEL [--threads N] [--iters K] [--warmup W] [--json] [--mcpu NAME]
                                 compile once, W warm-up runs (default 3), K timed runs (default 20): median/min/max
                                 latency, peak RSS, arena/weights/lower-bound bytes, compile time
   plan MODEL [--pipeline P] [--json]
@@ -43,7 +44,11 @@ common options:
   --stop-after N                run only the first N passes of the pipeline
   --threads N                   threads of the compiled model (run, compile, bench; default 1)
   --dump-ir FILE                write the optimized LLVM IR (run, compile, bench)
-  --dump-asm FILE               write the host assembly (run, compile, bench)
+  --dump-asm FILE               write the target's assembly (run, compile, bench)
+  --mcpu NAME                   the CPU to generate code for (run, compile, bench; default native = this host):
+                                x86-64-v2, x86-64-v3 (AVX2: 8-float vectors, 16 registers), x86-64-v4
+                                (AVX-512), or an LLVM CPU name such as haswell, skylake-avx512, znver3
+  --target TRIPLE               the target triple (default the host's); only x86_64 triples are supported
   -h, --help                    this help
 
 exit codes: 0 ok, 1 internal error, 2 user error (bad model, bad input, bad option)

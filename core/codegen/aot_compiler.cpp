@@ -150,7 +150,7 @@ std::string metadataSource(const std::vector<TensorInfo> &inputs, const std::vec
 
 std::string modelJson(const ir::Graph &graph, const std::vector<TensorInfo> &inputs,
                       const std::vector<TensorInfo> &outputs, size_t arenaBytes, size_t weightsBytes, int threads,
-                      size_t stateBytes) {
+                      size_t stateBytes, const target::TargetDescription &target) {
   std::ostringstream j;
   auto list = [&](const std::vector<TensorInfo> &tensors) {
     j << "[";
@@ -169,7 +169,10 @@ std::string modelJson(const ir::Graph &graph, const std::vector<TensorInfo> &inp
   list(outputs);
   j << ",\n  \"arena_bytes\": " << arenaBytes << ",\n  \"state_bytes\": " << stateBytes
     << ",\n  \"weights_bytes\": " << weightsBytes
-    << ",\n  \"threads\": " << threads << ",\n  \"library\": \"libmodel.so\",\n  \"weights\": \"weights.bin\"\n}\n";
+    << ",\n  \"threads\": " << threads << ",\n  \"target\": {\"triple\": \"" << escaped(target.triple)
+    << "\", \"cpu\": \"" << escaped(target.cpu) << "\", \"isa\": \"" << escaped(target.isa)
+    << "\", \"vector_bytes\": " << target.vectorBytes << ", \"vector_registers\": " << target.vectorRegisters
+    << ", \"features\": \"" << escaped(target.features) << "\"},\n  \"library\": \"libmodel.so\",\n  \"weights\": \"weights.bin\"\n}\n";
   return j.str();
 }
 
@@ -252,11 +255,16 @@ Status writeAotBuild(const ir::Graph &graph, const analysis::MemoryPlan &plan, c
   std::error_code ec;
 
   // The code: the same module as the JIT's, position independent.
-  FLUIDML_ASSIGN_OR_RETURN(std::unique_ptr<llvm::TargetMachine> targetMachine, createHostTargetMachine(true));
+  target::TargetDescription target = options.target;
+  target.threads = options.threads;
+  FLUIDML_ASSIGN_OR_RETURN(std::unique_ptr<llvm::TargetMachine> targetMachine, createTargetMachine(target, true));
+  target::TargetDescription resolvedTarget = target;  // as model.json records it: the CPU LLVM compiled for
+  resolvedTarget.cpu = targetMachine->getTargetCPU().str();
+  resolvedTarget.features = targetMachine->getTargetFeatureString().str();
   llvm::LLVMContext context;
   ModuleBuildOptions buildOptions;
   buildOptions.entryName = kEntryName;
-  FLUIDML_ASSIGN_OR_RETURN(BuiltModule built, buildModule(context, graph, plan, *targetMachine, buildOptions));
+  FLUIDML_ASSIGN_OR_RETURN(BuiltModule built, buildModule(context, graph, plan, *targetMachine, target, buildOptions));
   const WeightsLayout &weights = built.weights;
   std::unique_ptr<llvm::Module> module = std::move(built.module);
   optimizeModule(*module, *targetMachine);
@@ -276,7 +284,8 @@ Status writeAotBuild(const ir::Graph &graph, const analysis::MemoryPlan &plan, c
   FLUIDML_ASSIGN_OR_RETURN(std::string header, modelHeader(inputs, outputs, plan.arenaBytes, weights.bytes));
   FLUIDML_RETURN_IF_ERROR(writeFile(dir / "model.h", header));
   FLUIDML_RETURN_IF_ERROR(
-      writeFile(dir / "model.json", modelJson(graph, inputs, outputs, plan.arenaBytes, weights.bytes, threads, built.stateBytes)));
+      writeFile(dir / "model.json", modelJson(graph, inputs, outputs, plan.arenaBytes, weights.bytes, threads,
+                                                      built.stateBytes, resolvedTarget)));
   const fs::path versionScript = dir / "model.map";
   FLUIDML_RETURN_IF_ERROR(writeFile(versionScript, "{\n  global: fluidml_model_*;\n  local: *;\n};\n"));
 

@@ -1,7 +1,7 @@
 // The compiler's public face (no LLVM types): JIT-compile a planned graph into a runnable model, or emit an
 // ahead-of-time shared library with a C API. One LLVM module per model: one kernel function per node, plus
 // the entry `fluidml_model_run` that calls them in schedule order over the arena; LLVM's O3 pipeline for the
-// host CPU (its features detected); ORC LLJIT once per model.
+// target CPU (the host's by default, its features detected); ORC LLJIT once per model.
 #pragma once
 
 #include <memory>
@@ -10,13 +10,17 @@
 
 #include "core/analysis/memory_plan.h"
 #include "core/ir/graph.h"
+#include "core/target/target_description.h"
 
 namespace fluidml::codegen {
 
 struct CompileOptions {
   int threads = 1;               // the thread pool size the model runs with
+  /// The machine the code is for (codegen::resolveTarget for --mcpu/--target); the host by default. Its
+  /// `threads` is set from `threads` above.
+  target::TargetDescription target = target::TargetDescription::host();
   std::string dumpIrPath;        // when set, the optimized LLVM IR is written there
-  std::string dumpAsmPath;       // when set, the host assembly is written there
+  std::string dumpAsmPath;       // when set, the target's assembly is written there
 };
 
 /// A JIT-compiled model: owns the JIT, the weights blob, the arena and the thread pool. run() allocates nothing.

@@ -21,8 +21,8 @@ int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /// Work items the parallel loop should have at least (a few per thread of a small machine).
 constexpr int64_t kMinItems = 8;
-/// Bytes of A an item may re-read per panel before its panels are grouped (about half of L2).
-constexpr int64_t kL2Budget = 512 * 1024;
+/// Bytes of A an item may re-read per panel before its panels are grouped (half of the target's L2).
+int64_t l2Budget(const KernelBuilder &b) { return static_cast<int64_t>(b.target().cache.l2 / 2); }
 
 llvm::Type *f32(KernelBuilder &b) { return llvm::Type::getFloatTy(b.context()); }
 
@@ -38,7 +38,7 @@ llvm::Value *mul(KernelBuilder &b, llvm::Value *x, int64_t c) {
 }
 
 llvm::Value *splat(KernelBuilder &b, llvm::Value *scalar) {
-  return b.ir().CreateVectorSplat(static_cast<unsigned>(kLanes), scalar);
+  return b.ir().CreateVectorSplat(static_cast<unsigned>(floatLanes(b)), scalar);
 }
 
 llvm::Value *zeroVector(KernelBuilder &b) { return llvm::ConstantAggregateZero::get(floatVector(b)); }
@@ -61,7 +61,7 @@ void storeVector(KernelBuilder &b, llvm::Value *v, llvm::Value *ptr, llvm::Value
 
 /// The constant mask of the first `lanes` lanes, or nullptr for a full vector.
 llvm::Value *prefixMask(KernelBuilder &b, int64_t lanes) {
-  if (lanes >= kLanes) return nullptr;
+  if (lanes >= floatLanes(b)) return nullptr;
   return laneRange(b, b.i64(0), b.i64(lanes));
 }
 
@@ -89,8 +89,8 @@ void emitMicroKernel(KernelBuilder &b, const TileContext &t, llvm::Value *tile, 
   const GemmSpec &s = *t.spec;
   llvm::IRBuilder<> &ir = b.ir();
   llvm::Type *vecTy = floatVector(b);
-  const int64_t vectors = ceilDiv(lanes, kLanes);
-  llvm::Value *tailMask = prefixMask(b, lanes - (vectors - 1) * kLanes);
+  const int64_t vectors = ceilDiv(lanes, floatLanes(b));
+  llvm::Value *tailMask = prefixMask(b, lanes - (vectors - 1) * floatLanes(b));
 
   std::vector<std::vector<llvm::AllocaInst *>> acc(static_cast<size_t>(mr));
   for (int64_t r = 0; r < mr; ++r)
@@ -100,7 +100,7 @@ void emitMicroKernel(KernelBuilder &b, const TileContext &t, llvm::Value *tile, 
       acc[static_cast<size_t>(r)].push_back(slot);
     }
 
-  llvm::Value *i0 = mul(b, tile, kMR);
+  llvm::Value *i0 = mul(b, tile, tileRows(b));
   // A addresses: row pointers at k0 (strided) or the panel at k0 (packed).
   std::vector<llvm::Value *> aRows;
   llvm::Value *aPanel = nullptr;
@@ -110,17 +110,17 @@ void emitMicroKernel(KernelBuilder &b, const TileContext &t, llvm::Value *tile, 
       aRows.push_back(at(b, t.aBase, ir.CreateAdd(mul(b, row, s.a.rowStride), mul(b, t.k0, s.a.kStride))));
     }
   } else {
-    aPanel = at(b, t.aBase, ir.CreateAdd(mul(b, tile, s.k * kMR), mul(b, t.k0, kMR)));
+    aPanel = at(b, t.aBase, ir.CreateAdd(mul(b, tile, s.k * tileRows(b)), mul(b, t.k0, tileRows(b))));
   }
 
   b.loop(b.i64(0), t.kc, 1, [&](llvm::Value *kk) {
     std::vector<llvm::Value *> bv;
     llvm::Value *bRow = at(b, t.bTile, mul(b, kk, t.bKStride));
     for (int64_t v = 0; v < vectors; ++v)
-      bv.push_back(loadVector(b, at(b, bRow, v * kLanes), (!t.bPadded && v == vectors - 1) ? tailMask : nullptr));
+      bv.push_back(loadVector(b, at(b, bRow, v * floatLanes(b)), (!t.bPadded && v == vectors - 1) ? tailMask : nullptr));
     for (int64_t r = 0; r < mr; ++r) {
       llvm::Value *aPtr = s.a.kind == OperandA::Kind::Strided ? at(b, aRows[static_cast<size_t>(r)], mul(b, kk, s.a.kStride))
-                                                              : at(b, aPanel, ir.CreateAdd(mul(b, kk, kMR), b.i64(r)));
+                                                              : at(b, aPanel, ir.CreateAdd(mul(b, kk, tileRows(b)), b.i64(r)));
       llvm::Value *aSplat = splat(b, ir.CreateAlignedLoad(f32(b), aPtr, llvm::Align(4)));
       for (int64_t v = 0; v < vectors; ++v) {
         llvm::AllocaInst *slot = acc[static_cast<size_t>(r)][static_cast<size_t>(v)];
@@ -131,7 +131,7 @@ void emitMicroKernel(KernelBuilder &b, const TileContext &t, llvm::Value *tile, 
 
   auto cPtr = [&](int64_t r, int64_t v) {
     llvm::Value *row = ir.CreateAdd(i0, b.i64(r));
-    return at(b, t.cBase, ir.CreateAdd(ir.CreateAdd(mul(b, row, s.ldc), t.j0), b.i64(v * kLanes)));
+    return at(b, t.cBase, ir.CreateAdd(ir.CreateAdd(mul(b, row, s.ldc), t.j0), b.i64(v * floatLanes(b))));
   };
   auto maskOf = [&](int64_t v) { return v == vectors - 1 ? tailMask : nullptr; };
 
@@ -159,7 +159,7 @@ void emitMicroKernel(KernelBuilder &b, const TileContext &t, llvm::Value *tile, 
               bias = splat(b, ir.CreateAlignedLoad(f32(b), at(b, t.biasBase, rowOffset), llvm::Align(4)));
             } else {
               assert(e.biasColStride == 1);
-              llvm::Value *offset = ir.CreateAdd(ir.CreateAdd(rowOffset, t.j0), b.i64(v * kLanes));
+              llvm::Value *offset = ir.CreateAdd(ir.CreateAdd(rowOffset, t.j0), b.i64(v * floatLanes(b)));
               bias = loadVector(b, at(b, t.biasBase, offset), maskOf(v));
             }
             if (e.beta != 1.0f) bias = ir.CreateFMul(bias, splat(b, llvm::ConstantFP::get(f32(b), e.beta)));
@@ -171,7 +171,7 @@ void emitMicroKernel(KernelBuilder &b, const TileContext &t, llvm::Value *tile, 
               llvm::Value *base = t.operandBases[step];
               llvm::Value *rowOffset = mul(b, ir.CreateAdd(i0, b.i64(r)), o.rowStride);
               if (o.colStride == 0) return splat(b, ir.CreateAlignedLoad(f32(b), at(b, base, rowOffset), llvm::Align(4)));
-              llvm::Value *offset = ir.CreateAdd(ir.CreateAdd(rowOffset, t.j0), b.i64(v * kLanes));
+              llvm::Value *offset = ir.CreateAdd(ir.CreateAdd(rowOffset, t.j0), b.i64(v * floatLanes(b)));
               return loadVector(b, at(b, base, offset), maskOf(v));
             });
           ir.CreateStore(value, slot);
@@ -213,8 +213,10 @@ int64_t Batch::count() const {
   return n;
 }
 
-int64_t packedSizeB(int64_t k, int64_t n) { return ceilDiv(n, kNR) * kNR * k; }
-int64_t packedSizeA(int64_t m, int64_t k) { return ceilDiv(m, kMR) * kMR * k; }
+int64_t packedSizeB(const KernelBuilder &b, int64_t k, int64_t n) {
+  return ceilDiv(n, tileColumns(b)) * tileColumns(b) * k;
+}
+int64_t packedSizeA(const KernelBuilder &b, int64_t m, int64_t k) { return ceilDiv(m, tileRows(b)) * tileRows(b) * k; }
 
 void emitGemm(KernelBuilder &b, const GemmSpec &s) {
   const int64_t batchCount = s.batch.count();
@@ -224,12 +226,12 @@ void emitGemm(KernelBuilder &b, const GemmSpec &s) {
     return;
   }
   llvm::IRBuilder<> &ir = b.ir();
-  const int64_t panels = ceilDiv(s.n, kNR);
-  const int64_t fullPanels = s.n / kNR;
-  const int64_t tailLanes = s.n % kNR;
-  const int64_t tiles = ceilDiv(s.m, kMR);
-  const int64_t fullTiles = s.m / kMR;
-  const int64_t tailRows = s.m % kMR;
+  const int64_t panels = ceilDiv(s.n, tileColumns(b));
+  const int64_t fullPanels = s.n / tileColumns(b);
+  const int64_t tailLanes = s.n % tileColumns(b);
+  const int64_t tiles = ceilDiv(s.m, tileRows(b));
+  const int64_t fullTiles = s.m / tileRows(b);
+  const int64_t tailRows = s.m % tileRows(b);
   // k-blocks of at most kKC (or one aligned unit), balanced, multiples of kAlign.
   const int64_t align = std::max<int64_t>(1, s.kAlign);
   const int64_t kcMax = std::max(align, std::min(s.k, kKC) / align * align);
@@ -240,7 +242,7 @@ void emitGemm(KernelBuilder &b, const GemmSpec &s) {
   // Too few panels to share out: a gathered B is gathered once into panels (a shared scratch global) rather
   // than once per M chunk.
   if (s.b.kind == OperandB::Kind::Fill && batchCount * panels < kMinItems && tiles > 1) {
-    const int64_t perItem = panels * s.k * kNR;
+    const int64_t perItem = panels * s.k * tileColumns(b);
     llvm::Value *buffer = scratchGlobal(b, "fluidml.gemm.panels", batchCount * perItem * 4);
     std::vector<llvm::Value *> captures{s.b.base};
     captures.insert(captures.end(), s.b.captures.begin(), s.b.captures.end());
@@ -251,9 +253,9 @@ void emitGemm(KernelBuilder &b, const GemmSpec &s) {
       llvm::Value *panel = ir.CreateURem(panelIndex, b.i64(panels));
       llvm::Value *k0 = mul(b, kb, kc);
       llvm::Value *kcur = minI64(b, b.i64(kc), ir.CreateSub(b.i64(s.k), k0));
-      llvm::Value *dst = at(b, buffer, ir.CreateAdd(mul(b, panelIndex, s.k * kNR), mul(b, k0, kNR)));
+      llvm::Value *dst = at(b, buffer, ir.CreateAdd(mul(b, panelIndex, s.k * tileColumns(b)), mul(b, k0, tileColumns(b))));
       llvm::Value *bBase = at(b, cap[0], batchOffset(b, item, s.batch.shape, s.batch.bStrides));
-      s.b.fill(b, dst, bBase, mul(b, panel, kNR), k0, kcur, std::vector<llvm::Value *>(cap.begin() + 1, cap.end()));
+      s.b.fill(b, dst, bBase, mul(b, panel, tileColumns(b)), k0, kcur, std::vector<llvm::Value *>(cap.begin() + 1, cap.end()));
     }, s.name + ".gather");
     GemmSpec packed = s;
     packed.b = OperandB{};
@@ -271,7 +273,7 @@ void emitGemm(KernelBuilder &b, const GemmSpec &s) {
   }
 
   // M chunks keep the A block in L2; smaller ones when there are too few work items for the threads.
-  int64_t tilesPerChunk = std::max<int64_t>(1, kMC / kMR);
+  int64_t tilesPerChunk = std::max<int64_t>(1, kMC / tileRows(b));
   int64_t chunks = ceilDiv(tiles, tilesPerChunk);
   while (chunks * batchCount * panels < kMinItems && tilesPerChunk > 1) {
     tilesPerChunk = ceilDiv(tilesPerChunk, 2);
@@ -282,7 +284,7 @@ void emitGemm(KernelBuilder &b, const GemmSpec &s) {
   // An A block bigger than L2 would be streamed again for every panel: then an item takes a group of panels
   // and runs k-blocks outside panels, so each k-block of A stays in L2 across the group (BLIS order).
   int64_t panelsPerGroup = 1;
-  if (std::min(tilesPerChunk * kMR, s.m) * s.k * 4 > kL2Budget && panels > 1 && kBlocks > 1) {
+  if (std::min(tilesPerChunk * tileRows(b), s.m) * s.k * 4 > l2Budget(b) && panels > 1 && kBlocks > 1) {
     const int64_t groups = std::min(panels, std::max<int64_t>(1, ceilDiv(kMinItems, chunks * batchCount)));
     panelsPerGroup = ceilDiv(panels, groups);
   }
@@ -331,10 +333,10 @@ void emitGemm(KernelBuilder &b, const GemmSpec &s) {
                                                       : at(b, base, batchOffset(b, item, s.batch.shape, o.batchStrides)));
     }
     llvm::Value *scratch = nullptr;
-    if (s.b.kind == OperandB::Kind::Fill) scratch = entryAlloca(b, f32(b), scratchK * kNR, 64, "bpanel");
+    if (s.b.kind == OperandB::Kind::Fill) scratch = entryAlloca(b, f32(b), scratchK * tileColumns(b), 64, "bpanel");
 
     auto block = [&](llvm::Value *panel, llvm::Value *k0, llvm::Value *kcur, llvm::Value *isFirst, llvm::Value *isLast) {
-      t.j0 = mul(b, panel, kNR);
+      t.j0 = mul(b, panel, tileColumns(b));
       t.k0 = k0;
       t.kc = kcur;
       t.isFirst = isFirst;
@@ -346,14 +348,14 @@ void emitGemm(KernelBuilder &b, const GemmSpec &s) {
           t.bPadded = false;
           break;
         case OperandB::Kind::Panels:
-          t.bTile = at(b, bBase, ir.CreateAdd(mul(b, panel, s.k * kNR), mul(b, k0, kNR)));
-          t.bKStride = kNR;
+          t.bTile = at(b, bBase, ir.CreateAdd(mul(b, panel, s.k * tileColumns(b)), mul(b, k0, tileColumns(b))));
+          t.bKStride = tileColumns(b);
           t.bPadded = true;
           break;
         case OperandB::Kind::Fill:
           s.b.fill(b, scratch, bBase, t.j0, k0, kcur, extras);
           t.bTile = scratch;
-          t.bKStride = kNR;
+          t.bKStride = tileColumns(b);
           t.bPadded = true;
           break;
       }
@@ -362,7 +364,7 @@ void emitGemm(KernelBuilder &b, const GemmSpec &s) {
           llvm::Value *first = mul(b, chunk, tilesPerChunk);
           llvm::Value *end = minI64(b, ir.CreateAdd(first, b.i64(tilesPerChunk)), b.i64(fullTiles));
           end = maxI64(b, end, first);
-          b.loop(first, end, 1, [&](llvm::Value *tile) { emitMicroKernel(b, t, tile, kMR, lanes); }, "tile");
+          b.loop(first, end, 1, [&](llvm::Value *tile) { emitMicroKernel(b, t, tile, tileRows(b), lanes); }, "tile");
         }
         if (tailRows > 0) {
           llvm::Value *lastChunk = chunks == 1 ? ir.getTrue() : ir.CreateICmpEQ(chunk, b.i64(chunks - 1));
@@ -370,11 +372,11 @@ void emitGemm(KernelBuilder &b, const GemmSpec &s) {
         }
       };
       if (tailLanes == 0)
-        rowsOfChunk(kNR);
+        rowsOfChunk(tileColumns(b));
       else if (fullPanels == 0)
         rowsOfChunk(tailLanes);
       else
-        emitIfElse(b, ir.CreateICmpULT(panel, b.i64(fullPanels)), [&] { rowsOfChunk(kNR); },
+        emitIfElse(b, ir.CreateICmpULT(panel, b.i64(fullPanels)), [&] { rowsOfChunk(tileColumns(b)); },
                    [&] { rowsOfChunk(tailLanes); });
     };
     // The panels of this item: one, or a group walked inside each k-block.
@@ -426,19 +428,20 @@ llvm::Value *packConstantB(KernelBuilder &b, const std::string &key, const ir::T
                            int64_t n, int64_t kStride, int64_t nStride, int64_t batchStride) {
   const std::string name = "packB." + key + geometryName({count, k, n, kStride, nStride, batchStride});
   return b.derivedWeight(name, [&] {
-    const int64_t panels = ceilDiv(n, kNR);
-    ir::Tensor packed = ir::Tensor::zeros(ir::DType::Float32, {count * packedSizeB(k, n)});
+    const int64_t nr = tileColumns(b);
+    const int64_t panels = ceilDiv(n, nr);
+    ir::Tensor packed = ir::Tensor::zeros(ir::DType::Float32, {count * packedSizeB(b, k, n)});
     assert(src.dtype() == ir::DType::Float32);
     const float *from = src.data<float>();
     float *to = packed.data<float>();
     // Panel (t, q) holds columns [q * NR, q * NR + NR) of matrix t, k rows of NR; columns past n stay zero.
     for (int64_t t = 0; t < count; ++t)
       for (int64_t q = 0; q < panels; ++q) {
-        float *panel = to + (t * panels + q) * k * kNR;
-        const int64_t columns = std::min(kNR, n - q * kNR);
+        float *panel = to + (t * panels + q) * k * nr;
+        const int64_t columns = std::min(nr, n - q * nr);
         for (int64_t p = 0; p < k; ++p)
           for (int64_t j = 0; j < columns; ++j)
-            panel[p * kNR + j] = from[t * batchStride + p * kStride + (q * kNR + j) * nStride];
+            panel[p * nr + j] = from[t * batchStride + p * kStride + (q * nr + j) * nStride];
       }
     return packed;
   });
@@ -449,8 +452,9 @@ llvm::Value *packConstantAMapped(KernelBuilder &b, const std::string &key, const
                                  const std::function<int64_t(int64_t p)> &kOffset) {
   const std::string name = "packA." + key + geometryName({count, m, k, rowStride, batchStride});
   return b.derivedWeight(name, [&] {
-    const int64_t panels = ceilDiv(m, kMR);
-    ir::Tensor packed = ir::Tensor::zeros(ir::DType::Float32, {count * packedSizeA(m, k)});
+    const int64_t mr = tileRows(b);
+    const int64_t panels = ceilDiv(m, mr);
+    ir::Tensor packed = ir::Tensor::zeros(ir::DType::Float32, {count * packedSizeA(b, m, k)});
     assert(src.dtype() == ir::DType::Float32);
     const float *from = src.data<float>();
     float *to = packed.data<float>();
@@ -459,11 +463,11 @@ llvm::Value *packConstantAMapped(KernelBuilder &b, const std::string &key, const
     // Panel (t, q) holds rows [q * MR, q * MR + MR) of matrix t, k columns of MR; rows past m stay zero.
     for (int64_t t = 0; t < count; ++t)
       for (int64_t q = 0; q < panels; ++q) {
-        float *panel = to + (t * panels + q) * k * kMR;
-        const int64_t rows = std::min(kMR, m - q * kMR);
+        float *panel = to + (t * panels + q) * k * mr;
+        const int64_t rows = std::min(mr, m - q * mr);
         for (int64_t p = 0; p < k; ++p)
           for (int64_t r = 0; r < rows; ++r)
-            panel[p * kMR + r] = from[t * batchStride + (q * kMR + r) * rowStride + offsets[static_cast<size_t>(p)]];
+            panel[p * mr + r] = from[t * batchStride + (q * mr + r) * rowStride + offsets[static_cast<size_t>(p)]];
       }
     return packed;
   });
@@ -544,7 +548,7 @@ void plainLoop(KernelBuilder &b, llvm::Value *begin, llvm::Value *end, const std
 }
 
 llvm::FixedVectorType *floatVector(KernelBuilder &b) {
-  return llvm::FixedVectorType::get(llvm::Type::getFloatTy(b.context()), static_cast<unsigned>(kLanes));
+  return llvm::FixedVectorType::get(llvm::Type::getFloatTy(b.context()), static_cast<unsigned>(floatLanes(b)));
 }
 
 llvm::Value *minI64(KernelBuilder &b, llvm::Value *x, llvm::Value *y) {
@@ -556,24 +560,24 @@ llvm::Value *maxI64(KernelBuilder &b, llvm::Value *x, llvm::Value *y) {
 
 llvm::Value *laneRange(KernelBuilder &b, llvm::Value *lo, llvm::Value *hi) {
   llvm::IRBuilder<> &ir = b.ir();
-  auto clamp = [&](llvm::Value *x) { return minI64(b, maxI64(b, x, b.i64(0)), b.i64(kLanes)); };
+  auto clamp = [&](llvm::Value *x) { return minI64(b, maxI64(b, x, b.i64(0)), b.i64(floatLanes(b))); };
   auto lowBits = [&](llvm::Value *count) { return ir.CreateSub(ir.CreateShl(b.i64(1), count), b.i64(1)); };
   llvm::Value *bits = ir.CreateAnd(lowBits(clamp(hi)), ir.CreateNot(lowBits(clamp(lo))));
-  llvm::Value *narrow = ir.CreateTrunc(bits, ir.getInt16Ty());
-  return ir.CreateBitCast(narrow, llvm::FixedVectorType::get(ir.getInt1Ty(), static_cast<unsigned>(kLanes)));
+  llvm::Value *narrow = ir.CreateTrunc(bits, ir.getIntNTy(static_cast<unsigned>(floatLanes(b))));
+  return ir.CreateBitCast(narrow, llvm::FixedVectorType::get(ir.getInt1Ty(), static_cast<unsigned>(floatLanes(b))));
 }
 
 namespace {
 llvm::Value *evenLanes(KernelBuilder &b, llvm::Value *lo, llvm::Value *hi) {
   std::vector<int> indices;
-  for (int t = 0; t < kLanes; ++t) indices.push_back(2 * t);
+  for (int t = 0; t < floatLanes(b); ++t) indices.push_back(2 * t);
   return b.ir().CreateShuffleVector(lo, hi, indices);
 }
 
 llvm::Value *laneOffsets(KernelBuilder &b, llvm::Value *start, int64_t stride) {
   std::vector<llvm::Constant *> steps;
-  for (int64_t t = 0; t < kLanes; ++t) steps.push_back(b.ir().getInt64(t * stride));
-  return b.ir().CreateAdd(b.ir().CreateVectorSplat(static_cast<unsigned>(kLanes), start), llvm::ConstantVector::get(steps));
+  for (int64_t t = 0; t < floatLanes(b); ++t) steps.push_back(b.ir().getInt64(t * stride));
+  return b.ir().CreateAdd(b.ir().CreateVectorSplat(static_cast<unsigned>(floatLanes(b)), start), llvm::ConstantVector::get(steps));
 }
 }  // namespace
 
@@ -588,11 +592,11 @@ RowMasks rowMasks(KernelBuilder &b, llvm::Value *start, int64_t stride, llvm::Va
       minI64(b, laneLimit, ir.CreateSDiv(ir.CreateAdd(ir.CreateSub(width, start), b.i64(stride - 1)), s));
   masks.lanes = laneRange(b, firstValid, endValid);
   if (stride == 2) {
-    // Two contiguous loads of every in-bounds element the 16 lanes span, then the even ones.
+    // Two contiguous loads of every in-bounds element the lanes span, then the even ones.
     llvm::Value *lo = ir.CreateNeg(start);
     llvm::Value *hi = minI64(b, ir.CreateSub(width, start), ir.CreateMul(laneLimit, b.i64(2)));
     masks.first = laneRange(b, lo, hi);
-    masks.second = laneRange(b, ir.CreateSub(lo, b.i64(kLanes)), ir.CreateSub(hi, b.i64(kLanes)));
+    masks.second = laneRange(b, ir.CreateSub(lo, b.i64(floatLanes(b))), ir.CreateSub(hi, b.i64(floatLanes(b))));
   }
   return masks;
 }
@@ -607,7 +611,7 @@ llvm::Value *loadRowMasked(KernelBuilder &b, llvm::Value *row, llvm::Value *star
   if (masks.stride == 2) {
     llvm::Value *zero = zeroVector(b);
     llvm::Value *first = ir.CreateMaskedLoad(vecTy, ir.CreateGEP(floatTy, row, start), llvm::Align(4), masks.first, zero);
-    llvm::Value *second = ir.CreateMaskedLoad(vecTy, ir.CreateGEP(floatTy, row, ir.CreateAdd(start, b.i64(kLanes))),
+    llvm::Value *second = ir.CreateMaskedLoad(vecTy, ir.CreateGEP(floatTy, row, ir.CreateAdd(start, b.i64(floatLanes(b)))),
                                               llvm::Align(4), masks.second, zero);
     return ir.CreateSelect(masks.lanes, evenLanes(b, first, second), passthru);
   }
@@ -625,7 +629,7 @@ llvm::Value *loadRow(KernelBuilder &b, llvm::Value *row, llvm::Value *start, int
     if (stride == 1) return ir.CreateAlignedLoad(vecTy, ptr(start), llvm::Align(4));
     if (stride == 2)
       return evenLanes(b, ir.CreateAlignedLoad(vecTy, ptr(start), llvm::Align(4)),
-                       ir.CreateAlignedLoad(vecTy, ptr(ir.CreateAdd(start, b.i64(kLanes))), llvm::Align(4)));
+                       ir.CreateAlignedLoad(vecTy, ptr(ir.CreateAdd(start, b.i64(floatLanes(b)))), llvm::Align(4)));
     return ir.CreateMaskedGather(vecTy, ir.CreateGEP(floatTy, row, laneOffsets(b, start, stride)), llvm::Align(4),
                                  nullptr, passthru);
   }
@@ -633,7 +637,7 @@ llvm::Value *loadRow(KernelBuilder &b, llvm::Value *row, llvm::Value *start, int
 }
 
 void storeLanes(KernelBuilder &b, llvm::Value *v, llvm::Value *ptr, llvm::Value *lanes) {
-  if (auto *c = llvm::dyn_cast<llvm::ConstantInt>(lanes); c && c->getSExtValue() >= kLanes) {
+  if (auto *c = llvm::dyn_cast<llvm::ConstantInt>(lanes); c && c->getSExtValue() >= floatLanes(b)) {
     b.ir().CreateAlignedStore(v, ptr, llvm::Align(4));
     return;
   }
@@ -643,7 +647,7 @@ void storeLanes(KernelBuilder &b, llvm::Value *v, llvm::Value *ptr, llvm::Value 
 namespace {
 llvm::Value *reduce(KernelBuilder &b, llvm::Value *v, bool max) {
   llvm::IRBuilder<> &ir = b.ir();
-  for (int width = static_cast<int>(kLanes) / 2; width >= 1; width /= 2) {
+  for (int width = static_cast<int>(floatLanes(b)) / 2; width >= 1; width /= 2) {
     std::vector<int> lo, hi;
     for (int i = 0; i < width; ++i) {
       lo.push_back(i);

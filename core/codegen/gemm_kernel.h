@@ -3,8 +3,9 @@
 //
 // C[m x n] = alpha * A[m x k] B[k x n] + beta * bias, over a batch of such products (BLIS-style loop nest,
 // Goto & van de Geijn 2008, with the packing decisions made at compile time):
-//  - the micro-kernel keeps an MR x NR = 8 x 32 tile of C in 16 zmm registers (<16 x float> accumulators,
-//    llvm.fma) and streams one k-slice of A (MR broadcasts) and of B (2 vector loads) per step;
+//  - the micro-kernel keeps an MR x NR tile of C in 2 MR vector registers (accumulators of the target's vector
+//    width, llvm.fma) and streams one k-slice of A (MR broadcasts) and of B (2 vector loads) per step; MR comes
+//    from the target's register count (8 x 32 in 16 of 32 zmm on AVX-512, 6 x 16 in 12 of 16 ymm on AVX2);
 //  - B is read from NR-column panels [k][NR] (a constant operand is packed at compile time into a
 //    derived weight of the weights blob; an im2col / strided operand is gathered per (panel, k-block) into a
 //    32 KiB scratch panel on the worker's stack, or, when there are too few panels to share out, gathered once
@@ -21,6 +22,7 @@
 // module_builder.h): one run at a time per instance, which the arena already requires.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -31,12 +33,20 @@
 
 namespace fluidml::codegen::gemm {
 
-inline constexpr int64_t kLanes = 16;                // floats per zmm vector
-inline constexpr int64_t kMR = 8;                    // rows of the register tile
-inline constexpr int64_t kNRVectors = 2;             // vectors per row of the register tile
-inline constexpr int64_t kNR = kLanes * kNRVectors;  // columns of the register tile
-inline constexpr int64_t kKC = 256;                  // k-block: a kKC x kNR B panel is 32 KiB (L1)
-inline constexpr int64_t kMC = 256;                  // rows of an M chunk: kMC x kKC of A is 256 KiB (L2)
+inline constexpr int64_t kNRVectors = 2;  // vectors per row of the register tile, on every target
+inline constexpr int64_t kMaxMR = 8;      // rows of the register tile at most (more gains nothing measurable)
+inline constexpr int64_t kKC = 256;       // k-block: a kKC x NR B panel is 32 KiB with AVX-512 (L1)
+inline constexpr int64_t kMC = 256;       // rows of an M chunk: kMC x kKC of A is 256 KiB (L2)
+
+/// Floats per vector of the target (16 with AVX-512, 8 with AVX2).
+inline int64_t floatLanes(const KernelBuilder &b) { return b.target().floatLanes(); }
+/// Rows of the register tile (MR): as many rows of kNRVectors accumulators as the target's vector registers hold
+/// next to the kNRVectors B vectors and the A broadcast, at most kMaxMR (8 with AVX-512's 32, 6 with AVX2's 16).
+inline int64_t tileRows(const KernelBuilder &b) {
+  return std::min<int64_t>(kMaxMR, (b.target().vectorRegisters - kNRVectors - 1) / kNRVectors);
+}
+/// Columns of the register tile (NR): kNRVectors vectors.
+inline int64_t tileColumns(const KernelBuilder &b) { return floatLanes(b) * kNRVectors; }
 
 /// Batch dimensions of a batched GEMM: each operand's base moves by strides (elements, 0 = broadcast) per
 /// batch dim. An empty shape is a single product.
@@ -100,7 +110,7 @@ struct Epilogue {
   std::vector<EpilogueOperand> operands;
 };
 
-/// Applies fused steps to a <16 x float> vector; `operand(step)` gives the lanes of that Add step's operand.
+/// Applies fused steps to a vector of floatLanes(b) floats; `operand(step)` gives the lanes of that Add step's operand.
 llvm::Value *applyFusedSteps(KernelBuilder &b, const std::vector<ops::EpilogueStep> &steps, llvm::Value *values,
                              const std::function<llvm::Value *(size_t step)> &operand);
 
@@ -133,19 +143,19 @@ llvm::Value *packConstantAMapped(KernelBuilder &b, const std::string &key, const
                                  int64_t m, int64_t k, int64_t rowStride, int64_t batchStride,
                                  const std::function<int64_t(int64_t p)> &kOffset);
 /// Elements per packed matrix (panel padding included).
-int64_t packedSizeB(int64_t k, int64_t n);
-int64_t packedSizeA(int64_t m, int64_t k);
+int64_t packedSizeB(const KernelBuilder &b, int64_t k, int64_t n);
+int64_t packedSizeA(const KernelBuilder &b, int64_t m, int64_t k);
 
 // ---- vector helpers ------------------------------------------------------------------------------------------
 
 llvm::FixedVectorType *floatVector(KernelBuilder &b);
-/// <16 x i1> with lanes l set for lo <= l < hi (i64 values, any range).
+/// A mask of floatLanes(b) lanes, with lanes l set for lo <= l < hi (i64 values, any range).
 llvm::Value *laneRange(KernelBuilder &b, llvm::Value *lo, llvm::Value *hi);
 /// The masks of one strided row read (see loadRow), computed once and reused for many rows of the same
 /// geometry (another channel, for example).
 struct RowMasks {
   int64_t stride = 1;
-  llvm::Value *lanes = nullptr;   // <16 x i1>: lanes that read an element
+  llvm::Value *lanes = nullptr;   // lane mask: lanes that read an element
   llvm::Value *first = nullptr;   // stride 2: in-bounds elements of the two contiguous loads
   llvm::Value *second = nullptr;
 };
@@ -153,14 +163,14 @@ RowMasks rowMasks(KernelBuilder &b, llvm::Value *start, int64_t stride, llvm::Va
 /// loadRow with precomputed masks.
 llvm::Value *loadRowMasked(KernelBuilder &b, llvm::Value *row, llvm::Value *start, const RowMasks &masks,
                            llvm::Value *passthru);
-/// 16 lanes of a strided row: lane t reads row[start + t * stride] when t < laneLimit and the element lies in
-/// [0, width), else passthru. Never touches memory outside row[0, width). `interior` promises that every lane
-/// is valid (plain loads). start and laneLimit are i64.
+/// floatLanes(b) lanes of a strided row: lane t reads row[start + t * stride] when t < laneLimit and the element
+/// lies in [0, width), else passthru. Never touches memory outside row[0, width). `interior` promises that every
+/// lane is valid (plain loads). start and laneLimit are i64.
 llvm::Value *loadRow(KernelBuilder &b, llvm::Value *row, llvm::Value *start, int64_t stride, llvm::Value *width,
                      llvm::Value *laneLimit, llvm::Value *passthru, bool interior = false);
-/// Stores the first `lanes` lanes (i64, clamped to [0, 16]) of v at ptr.
+/// Stores the first `lanes` lanes (i64, clamped to [0, floatLanes(b)]) of v at ptr.
 void storeLanes(KernelBuilder &b, llvm::Value *v, llvm::Value *ptr, llvm::Value *lanes);
-/// Horizontal reductions of a <16 x float> (tree order).
+/// Horizontal reductions of a float vector (tree order).
 llvm::Value *reduceAdd(KernelBuilder &b, llvm::Value *v);
 llvm::Value *reduceMax(KernelBuilder &b, llvm::Value *v);
 

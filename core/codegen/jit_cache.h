@@ -1,5 +1,5 @@
 // The on-disk cache of JIT-compiled code: compileJit keys each model's object file by a hash of its
-// unoptimized LLVM IR (which is independent of where the weights live), the LLVM version, the host CPU and its
+// unoptimized LLVM IR (which is independent of where the weights live), the LLVM version, the target CPU and its
 // features, and a version of the optimization settings, so a model compiled before is only linked again.
 #pragma once
 

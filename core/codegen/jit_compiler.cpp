@@ -134,11 +134,13 @@ std::atomic<bool> lastCompileCached{false};
 constexpr const char *kCacheVersion = "fluidml-jit-1";
 
 /// The cache file name of a module: a hash of everything that decides its machine code.
-std::string cacheKey(const llvm::Module &module, llvm::TargetMachine &targetMachine) {
+std::string cacheKey(const llvm::Module &module, llvm::TargetMachine &targetMachine,
+                     const target::TargetDescription &target) {
   std::string text;
   llvm::raw_string_ostream os(text);
   os << kCacheVersion << '\n' << LLVM_VERSION_STRING << '\n' << targetMachine.getTargetTriple().str() << '\n'
-     << targetMachine.getTargetCPU() << '\n' << targetMachine.getTargetFeatureString() << '\n';
+     << targetMachine.getTargetCPU() << '\n' << targetMachine.getTargetFeatureString() << '\n'
+     << target.summary() << '\n';
   module.print(os, nullptr);
   os.flush();
   const llvm::XXH128_hash_t hash =
@@ -241,7 +243,9 @@ Expected<std::unique_ptr<CompiledModel>> compileJitWith(const ir::Graph &graph, 
     return Status::error("no code generation yet for op" + std::string(missing.size() > 1 ? "s " : " ") + list);
   }
 
-  FLUIDML_ASSIGN_OR_RETURN(std::unique_ptr<llvm::TargetMachine> targetMachine, createHostTargetMachine(true));
+  target::TargetDescription target = options.target;
+  target.threads = options.threads;
+  FLUIDML_ASSIGN_OR_RETURN(std::unique_ptr<llvm::TargetMachine> targetMachine, createTargetMachine(target, true));
   auto context = std::make_unique<llvm::LLVMContext>();
   // Constants stay where the graph holds them (shared, immutable buffers the model keeps alive): no copy; the
   // entry reads their addresses, and those of the derived weights, from a table, so the code does not depend on
@@ -259,7 +263,7 @@ Expected<std::unique_ptr<CompiledModel>> compileJitWith(const ir::Graph &graph, 
     buildOptions.constantAlignment[static_cast<size_t>(v)] = address % 64 == 0 ? 64 : (address % 16 == 0 ? 16 : 1);
   }
   buildOptions.constantConsumed = std::move(constantConsumed);
-  FLUIDML_ASSIGN_OR_RETURN(BuiltModule built, buildModule(*context, graph, plan, *targetMachine, buildOptions));
+  FLUIDML_ASSIGN_OR_RETURN(BuiltModule built, buildModule(*context, graph, plan, *targetMachine, target, buildOptions));
   // The model keeps only what the code reads: constants read as they are (shared buffers), derived weights.
   for (WeightsLayout::Entry &entry : built.weights.entries) {
     ir::Tensor data = entry.constant != ir::kNoValue && !clones[static_cast<size_t>(entry.constant)].isNull()
@@ -276,7 +280,7 @@ Expected<std::unique_ptr<CompiledModel>> compileJitWith(const ir::Graph &graph, 
 
   const std::string cacheDir = jitCacheDirectory();
   const bool dumps = !options.dumpIrPath.empty() || !options.dumpAsmPath.empty();
-  const std::string key = cacheDir.empty() ? std::string() : cacheKey(*module, *targetMachine);
+  const std::string key = cacheDir.empty() ? std::string() : cacheKey(*module, *targetMachine, target);
   const std::string cpu = targetMachine->getTargetCPU().str();
   if (!cacheDir.empty() && !dumps) {
     auto cached = llvm::MemoryBuffer::getFile(cacheDir + "/" + key + ".o");

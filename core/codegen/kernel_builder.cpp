@@ -36,7 +36,8 @@ std::string libmName(std::string_view function, llvm::Type *type) {
 
 }  // namespace
 
-KernelBuilder::KernelBuilder(llvm::Module &module, llvm::IRBuilder<> &builder) : module_(module), builder_(builder) {}
+KernelBuilder::KernelBuilder(llvm::Module &module, llvm::IRBuilder<> &builder, const target::TargetDescription &target)
+    : module_(module), builder_(builder), target_(target) {}
 
 llvm::Value *KernelBuilder::derivedWeight(const std::string &name, const std::function<ir::Tensor()> &make) {
   assert(derivedWeights_ != nullptr && "derived weights need the module builder's registry");

@@ -15,6 +15,7 @@
 
 #include "core/ir/tensor.h"
 #include "core/ir/tensor_type.h"
+#include "core/target/target_description.h"
 
 namespace fluidml::codegen {
 
@@ -28,7 +29,10 @@ struct DerivedWeights {
 
 class KernelBuilder {
  public:
-  KernelBuilder(llvm::Module &module, llvm::IRBuilder<> &builder);
+  KernelBuilder(llvm::Module &module, llvm::IRBuilder<> &builder, const target::TargetDescription &target);
+
+  /// The machine the code is for: vector width, register count, caches (lowerings read these, never literals).
+  const target::TargetDescription &target() const { return target_; }
 
   llvm::IRBuilder<> &ir() { return builder_; }
   llvm::LLVMContext &context() { return module_.getContext(); }
@@ -88,6 +92,7 @@ class KernelBuilder {
  private:
   llvm::Module &module_;
   llvm::IRBuilder<> &builder_;
+  const target::TargetDescription &target_;
   llvm::Value *runtime_ = nullptr;
   DerivedWeights *derivedWeights_ = nullptr;
   bool serial_ = false;

@@ -52,17 +52,17 @@ void forEachPanelRow(KernelBuilder &b, const ops::Window &w, llvm::Value *scratc
   llvm::IRBuilder<> &ir = b.ir();
   const int64_t positions = w.outSize();
   const int64_t outRow = w.out[2];
-  llvm::Value *jEnd = gemm::minI64(b, ir.CreateAdd(j0, i64(b, gemm::kNR)), i64(b, positions));
-  if (positions % gemm::kNR != 0) {
+  llvm::Value *jEnd = gemm::minI64(b, ir.CreateAdd(j0, i64(b, gemm::tileColumns(b))), i64(b, positions));
+  if (positions % gemm::tileColumns(b) != 0) {
     llvm::Value *valid = ir.CreateSub(jEnd, j0);
-    gemm::emitIf(b, ir.CreateICmpSLT(valid, i64(b, gemm::kNR)), [&] {
+    gemm::emitIf(b, ir.CreateICmpSLT(valid, i64(b, gemm::tileColumns(b))), [&] {
       llvm::Value *zero = llvm::ConstantAggregateZero::get(gemm::floatVector(b));
       b.loop(i64(b, 0), kc, 1, [&](llvm::Value *p) {
         for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
           llvm::Value *ptr = b.elementPtr(ir::DType::Float32, scratch,
-                                          ir.CreateAdd(ir.CreateMul(p, i64(b, gemm::kNR)), i64(b, q * gemm::kLanes)));
+                                          ir.CreateAdd(ir.CreateMul(p, i64(b, gemm::tileColumns(b))), i64(b, q * gemm::floatLanes(b))));
           ir.CreateMaskedStore(zero, ptr, llvm::Align(4),
-                               gemm::laneRange(b, ir.CreateSub(valid, i64(b, q * gemm::kLanes)), i64(b, gemm::kLanes)));
+                               gemm::laneRange(b, ir.CreateSub(valid, i64(b, q * gemm::floatLanes(b))), i64(b, gemm::floatLanes(b))));
         }
       }, "p");
     });
@@ -112,13 +112,13 @@ gemm::FillPanelFn im2colFillGeneric(const ops::Window &w) {
         llvm::Value *row = b.elementPtr(ir::DType::Float32, x, rowOffset);
         llvm::Value *width = ir.CreateSelect(valid, i64(b, w.in[2]), i64(b, 0));
         llvm::Value *start = ir.CreateAdd(iwBase, ir.CreateMul(kw, i64(b, w.dilation[2])));
-        llvm::Value *dst = ir.CreateAdd(ir.CreateMul(p, i64(b, gemm::kNR)), lane0);
+        llvm::Value *dst = ir.CreateAdd(ir.CreateMul(p, i64(b, gemm::tileColumns(b))), lane0);
         llvm::Value *zero = llvm::ConstantAggregateZero::get(gemm::floatVector(b));
         for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
-          llvm::Value *limit = ir.CreateSub(count, i64(b, q * gemm::kLanes));
-          llvm::Value *v = gemm::loadRow(b, row, ir.CreateAdd(start, i64(b, q * gemm::kLanes * w.stride[2])),
+          llvm::Value *limit = ir.CreateSub(count, i64(b, q * gemm::floatLanes(b)));
+          llvm::Value *v = gemm::loadRow(b, row, ir.CreateAdd(start, i64(b, q * gemm::floatLanes(b) * w.stride[2])),
                                          w.stride[2], width, limit, zero);
-          gemm::storeLanes(b, v, b.elementPtr(ir::DType::Float32, scratch, ir.CreateAdd(dst, i64(b, q * gemm::kLanes))),
+          gemm::storeLanes(b, v, b.elementPtr(ir::DType::Float32, scratch, ir.CreateAdd(dst, i64(b, q * gemm::floatLanes(b)))),
                            limit);
         }
       }, "p");
@@ -129,7 +129,7 @@ gemm::FillPanelFn im2colFillGeneric(const ops::Window &w) {
 /// The same gather for k-blocks of whole input channels (the GEMM's kAlign is the kernel size): per output-row
 /// segment of the panel, the lane masks of every kernel column are computed once (they do not depend on the
 /// channel or the kernel row), then each (channel, kernel row) costs one masked load and store per kernel
-/// column (two for segments longer than 16). Kernel rows that fall in the padding store zeros.
+/// column (two for segments longer than one vector). Kernel rows that fall in the padding store zeros.
 gemm::FillPanelFn im2colFill(const ops::Window &w) {
   if (w.kernelSize() > kMaxUnrolledTaps) return im2colFillGeneric(w);
   return [w](KernelBuilder &b, llvm::Value *scratch, llvm::Value *x, llvm::Value *j0, llvm::Value *k0, llvm::Value *kc,
@@ -151,19 +151,19 @@ gemm::FillPanelFn im2colFill(const ops::Window &w) {
         std::array<llvm::Value *, gemm::kNRVectors> start;
         std::array<gemm::RowMasks, gemm::kNRVectors> mask;
         for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
-          start[q] = ir.CreateAdd(iwBase, i64(b, kw * w.dilation[2] + q * gemm::kLanes * sw));
-          mask[q] = gemm::rowMasks(b, start[q], sw, i64(b, w.in[2]), ir.CreateSub(count, i64(b, q * gemm::kLanes)));
+          start[q] = ir.CreateAdd(iwBase, i64(b, kw * w.dilation[2] + q * gemm::floatLanes(b) * sw));
+          mask[q] = gemm::rowMasks(b, start[q], sw, i64(b, w.in[2]), ir.CreateSub(count, i64(b, q * gemm::floatLanes(b))));
         }
         starts.push_back(start);
         masks.push_back(mask);
       }
       llvm::Value *storeMasks[gemm::kNRVectors];
       for (int64_t q = 0; q < gemm::kNRVectors; ++q)
-        storeMasks[q] = gemm::laneRange(b, i64(b, 0), ir.CreateSub(count, i64(b, q * gemm::kLanes)));
+        storeMasks[q] = gemm::laneRange(b, i64(b, 0), ir.CreateSub(count, i64(b, q * gemm::floatLanes(b))));
       auto channelLoop = [&](int64_t vectors) {
         b.loop(i64(b, 0), channels, 1, [&](llvm::Value *c) {
           llvm::Value *plane = b.elementPtr(ir::DType::Float32, xBlock, ir.CreateMul(c, i64(b, w.inSize())));
-          llvm::Value *channelDst = ir.CreateAdd(ir.CreateMul(c, i64(b, taps * gemm::kNR)), lane0);
+          llvm::Value *channelDst = ir.CreateAdd(ir.CreateMul(c, i64(b, taps * gemm::tileColumns(b))), lane0);
           gemm::plainLoop(b, i64(b, 0), i64(b, w.kernel[0] * w.kernel[1]), [&](llvm::Value *kdh) {
             llvm::Value *kd = ir.CreateUDiv(kdh, i64(b, w.kernel[1]));
             llvm::Value *kh = ir.CreateURem(kdh, i64(b, w.kernel[1]));
@@ -176,8 +176,8 @@ gemm::FillPanelFn im2colFill(const ops::Window &w) {
                                                   i64(b, w.in[2]));
             llvm::Value *row = ir.CreateGEP(ir.getFloatTy(), plane, rowOffset);
             llvm::Value *noLanes = llvm::ConstantAggregateZero::get(
-                llvm::FixedVectorType::get(ir.getInt1Ty(), static_cast<unsigned>(gemm::kLanes)));
-            llvm::Value *dstRow = ir.CreateAdd(channelDst, ir.CreateMul(kdh, i64(b, w.kernel[2] * gemm::kNR)));
+                llvm::FixedVectorType::get(ir.getInt1Ty(), static_cast<unsigned>(gemm::floatLanes(b))));
+            llvm::Value *dstRow = ir.CreateAdd(channelDst, ir.CreateMul(kdh, i64(b, w.kernel[2] * gemm::tileColumns(b))));
             for (int64_t kw = 0; kw < w.kernel[2]; ++kw)
               for (int64_t q = 0; q < vectors; ++q) {
                 gemm::RowMasks m = masks[static_cast<size_t>(kw)][static_cast<size_t>(q)];
@@ -186,14 +186,14 @@ gemm::FillPanelFn im2colFill(const ops::Window &w) {
                 if (m.second != nullptr) m.second = ir.CreateSelect(valid, m.second, noLanes);
                 llvm::Value *v = gemm::loadRowMasked(b, row, starts[static_cast<size_t>(kw)][static_cast<size_t>(q)], m, zero);
                 llvm::Value *dst = b.elementPtr(ir::DType::Float32, scratch,
-                                                ir.CreateAdd(dstRow, i64(b, kw * gemm::kNR + q * gemm::kLanes)));
+                                                ir.CreateAdd(dstRow, i64(b, kw * gemm::tileColumns(b) + q * gemm::floatLanes(b))));
                 ir.CreateMaskedStore(v, dst, llvm::Align(4), storeMasks[q]);
               }
           });
         }, "c");
       };
-      // Segments of at most 16 positions need one vector per kernel column.
-      gemm::emitIfElse(b, ir.CreateICmpSGT(count, i64(b, gemm::kLanes)), [&] { channelLoop(gemm::kNRVectors); },
+      // Segments of at most one vector of positions need one vector per kernel column.
+      gemm::emitIfElse(b, ir.CreateICmpSGT(count, i64(b, gemm::floatLanes(b))), [&] { channelLoop(gemm::kNRVectors); },
                        [&] { channelLoop(1); });
     });
   };
@@ -250,9 +250,9 @@ void emitConvScalar(KernelContext &c, const ops::Window &w, const ConvShape &s) 
 /// The direct conv covers output rows of at least 64 columns whose 32-column segments waste at most 1/8 of the
 /// lanes (narrower rows: the im2col panels pack positions of several rows into full vectors and measured
 /// faster), with strides 1 and 2 (contiguous input loads) and constant weights (packed in its k order).
-bool directConvApplies(const ops::Window &w, bool constantWeights) {
+bool directConvApplies(const KernelBuilder &b, const ops::Window &w, bool constantWeights) {
   if (!constantWeights || w.stride[2] > 2 || w.kernel[2] > 16 || w.out[2] < 64) return false;
-  const int64_t padded = (w.out[2] + gemm::kNR - 1) / gemm::kNR * gemm::kNR;
+  const int64_t padded = (w.out[2] + gemm::tileColumns(b) - 1) / gemm::tileColumns(b) * gemm::tileColumns(b);
   return w.out[2] * 8 >= padded * 7;
 }
 
@@ -272,19 +272,19 @@ void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) 
   llvm::IRBuilder<> &ir = b.ir();
   llvm::Type *vecTy = gemm::floatVector(b);
   llvm::Type *floatTy = ir.getFloatTy();
-  const int64_t lanes = gemm::kLanes;
+  const int64_t lanes = gemm::floatLanes(b);
   const int64_t kernelWidth = w.kernel[2];
   const int64_t kernelRows = w.kernel[0] * w.kernel[1];
   const int64_t taps = w.kernelSize();
   const int64_t depth = s.groupIn * taps;
   const int64_t outRow = w.out[2];
   const int64_t rows = w.out[0] * w.out[1];
-  const int64_t segments = (outRow + gemm::kNR - 1) / gemm::kNR;
+  const int64_t segments = (outRow + gemm::tileColumns(b) - 1) / gemm::tileColumns(b);
   const int64_t positions = w.outSize();
   const int64_t sw = w.stride[2];
   const int64_t groupIn = s.groupIn;
   // Input columns one segment reads from one row, rounded to whole vectors.
-  const int64_t segment = (gemm::kNR * sw + (kernelWidth - 1) * w.dilation[2] + lanes - 1) / lanes * lanes;
+  const int64_t segment = (gemm::tileColumns(b) * sw + (kernelWidth - 1) * w.dilation[2] + lanes - 1) / lanes * lanes;
   const int64_t perChannel = kernelRows * segment;
   int64_t blockChannels = std::max<int64_t>(1, std::min(groupIn, kDirectPanelBytes / 4 / perChannel));
   const int64_t blocks = (groupIn + blockChannels - 1) / blockChannels;
@@ -299,9 +299,9 @@ void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) 
         const int64_t kw = rest % kernelWidth;
         return ci * taps + kdh * kernelWidth + kw;
       });
-  const int64_t tiles = (s.groupOut + gemm::kMR - 1) / gemm::kMR;
-  const int64_t fullTiles = s.groupOut / gemm::kMR;
-  const int64_t tailRows = s.groupOut % gemm::kMR;
+  const int64_t tiles = (s.groupOut + gemm::tileRows(b) - 1) / gemm::tileRows(b);
+  const int64_t fullTiles = s.groupOut / gemm::tileRows(b);
+  const int64_t tailRows = s.groupOut % gemm::tileRows(b);
   const int64_t images = s.batch * s.group;
   int64_t tilesPerChunk = tiles, chunks = 1;
   while (chunks * images * rows * segments < 8 && tilesPerChunk > 1) {
@@ -325,8 +325,8 @@ void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) 
     llvm::Value *chunk = ir.CreateUDiv(rest, i64(b, images));
     llvm::Value *n = ir.CreateUDiv(image, i64(b, s.group));
     llvm::Value *g = ir.CreateURem(image, i64(b, s.group));
-    llvm::Value *ow0 = ir.CreateMul(seg, i64(b, gemm::kNR));
-    llvm::Value *count = gemm::minI64(b, i64(b, gemm::kNR), ir.CreateSub(i64(b, outRow), ow0));
+    llvm::Value *ow0 = ir.CreateMul(seg, i64(b, gemm::tileColumns(b)));
+    llvm::Value *count = gemm::minI64(b, i64(b, gemm::tileColumns(b)), ir.CreateSub(i64(b, outRow), ow0));
     llvm::Value *od = ir.CreateUDiv(r, i64(b, w.out[1]));
     llvm::Value *oh = ir.CreateURem(r, i64(b, w.out[1]));
     llvm::Value *idBase = ir.CreateSub(ir.CreateMul(od, i64(b, w.stride[0])), i64(b, w.padBegin[0]));
@@ -342,12 +342,12 @@ void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) 
         ir.CreateAdd(ir.CreateMul(ir.CreateAdd(ir.CreateMul(n, i64(b, s.outChannels)), ir.CreateMul(g, i64(b, s.groupOut))),
                                   i64(b, positions)),
                      ir.CreateAdd(ir.CreateMul(r, i64(b, outRow)), ow0)));
-    llvm::Value *aGroup = b.elementPtr(ir::DType::Float32, packed, ir.CreateMul(g, i64(b, gemm::packedSizeA(s.groupOut, depth))));
+    llvm::Value *aGroup = b.elementPtr(ir::DType::Float32, packed, ir.CreateMul(g, i64(b, gemm::packedSizeA(b, s.groupOut, depth))));
     llvm::Value *biasGroup =
         cap.size() > 2 ? b.elementPtr(ir::DType::Float32, cap[2], ir.CreateMul(g, i64(b, s.groupOut))) : nullptr;
     llvm::Value *zero = llvm::ConstantAggregateZero::get(vecTy);
     llvm::Value *panel = gemm::entryAlloca(b, floatTy, blockChannels * perChannel, 64, "rows");
-    // Masks of the panel copy: vector v of a row segment covers input columns iwBase + 16 v + [0, 16).
+    // Masks of the panel copy: vector v of a row segment covers input columns iwBase + L v + [0, L) (L lanes).
     std::vector<llvm::Value *> copyMasks;
     for (int64_t v = 0; v < segment / lanes; ++v) {
       llvm::Value *first = ir.CreateAdd(iwBase, i64(b, v * lanes));
@@ -363,7 +363,7 @@ void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) 
                           llvm::Value *isLast) {
       std::vector<std::array<llvm::AllocaInst *, gemm::kNRVectors>> acc(static_cast<size_t>(mr));
       auto yRowOf = [&](int64_t rr) {
-        llvm::Value *channel = ir.CreateAdd(ir.CreateMul(tile, i64(b, gemm::kMR)), i64(b, rr));
+        llvm::Value *channel = ir.CreateAdd(ir.CreateMul(tile, i64(b, gemm::tileRows(b))), i64(b, rr));
         return b.elementPtr(ir::DType::Float32, yPanel, ir.CreateMul(channel, i64(b, positions)));
       };
       auto lanesOf = [&](int64_t q) { return ir.CreateSub(count, i64(b, q * lanes)); };
@@ -381,24 +381,24 @@ void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) 
                                                llvm::Align(4), gemm::laneRange(b, i64(b, 0), lanesOf(q)), zero),
                            acc[static_cast<size_t>(rr)][static_cast<size_t>(q)]);
       });
-      llvm::Value *aTile = b.elementPtr(ir::DType::Float32, aGroup, ir.CreateMul(tile, i64(b, depth * gemm::kMR)));
+      llvm::Value *aTile = b.elementPtr(ir::DType::Float32, aGroup, ir.CreateMul(tile, i64(b, depth * gemm::tileRows(b))));
       gemm::plainLoop(b, kdLo, kdHi, [&](llvm::Value *kd) {
         gemm::plainLoop(b, khLo, khHi, [&](llvm::Value *kh) {
           llvm::Value *kdh = ir.CreateAdd(ir.CreateMul(kd, i64(b, w.kernel[1])), kh);
           llvm::Value *aRow = b.elementPtr(
               ir::DType::Float32, aTile,
-              ir.CreateMul(ir.CreateAdd(ir.CreateMul(kdh, i64(b, groupIn)), c0), i64(b, kernelWidth * gemm::kMR)));
+              ir.CreateMul(ir.CreateAdd(ir.CreateMul(kdh, i64(b, groupIn)), c0), i64(b, kernelWidth * gemm::tileRows(b))));
           llvm::Value *panelRow = b.elementPtr(ir::DType::Float32, panel, ir.CreateMul(kdh, i64(b, segment)));
           b.loop(i64(b, 0), channels, 1, [&](llvm::Value *ci) {
             llvm::Value *row = b.elementPtr(ir::DType::Float32, panelRow, ir.CreateMul(ci, i64(b, perChannel)));
-            llvm::Value *aChannel = b.elementPtr(ir::DType::Float32, aRow, ir.CreateMul(ci, i64(b, kernelWidth * gemm::kMR)));
+            llvm::Value *aChannel = b.elementPtr(ir::DType::Float32, aRow, ir.CreateMul(ci, i64(b, kernelWidth * gemm::tileRows(b))));
             for (int64_t kw = 0; kw < kernelWidth; ++kw) {
               llvm::Value *bv[gemm::kNRVectors];
               for (int64_t q = 0; q < gemm::kNRVectors; ++q)
                 bv[q] = gemm::loadRow(b, row, i64(b, kw * w.dilation[2] + q * lanes * sw), sw, nullptr, nullptr, zero,
                                       /*interior=*/true);
               for (int64_t rr = 0; rr < mr; ++rr) {
-                llvm::Value *a = b.load(ir::DType::Float32, aChannel, i64(b, kw * gemm::kMR + rr));
+                llvm::Value *a = b.load(ir::DType::Float32, aChannel, i64(b, kw * gemm::tileRows(b) + rr));
                 llvm::Value *aSplat = ir.CreateVectorSplat(static_cast<unsigned>(lanes), a);
                 for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
                   llvm::AllocaInst *slot = acc[static_cast<size_t>(rr)][static_cast<size_t>(q)];
@@ -413,7 +413,7 @@ void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) 
       if (biasGroup != nullptr)
         gemm::emitIf(b, isLast, [&] {
           for (int64_t rr = 0; rr < mr; ++rr) {
-            llvm::Value *channel = ir.CreateAdd(ir.CreateMul(tile, i64(b, gemm::kMR)), i64(b, rr));
+            llvm::Value *channel = ir.CreateAdd(ir.CreateMul(tile, i64(b, gemm::tileRows(b))), i64(b, rr));
             llvm::Value *bias = ir.CreateVectorSplat(static_cast<unsigned>(lanes), b.load(ir::DType::Float32, biasGroup, channel));
             for (int64_t q = 0; q < gemm::kNRVectors; ++q) {
               llvm::AllocaInst *slot = acc[static_cast<size_t>(rr)][static_cast<size_t>(q)];
@@ -437,7 +437,7 @@ void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) 
       };
       // A big output written once, in whole 64-byte aligned vectors: streaming stores skip reading its lines.
       if (streamOutput)
-        gemm::emitIfElse(b, ir.CreateAnd(isLast, ir.CreateICmpEQ(count, i64(b, gemm::kNR))), [&] { storeTile(true); },
+        gemm::emitIfElse(b, ir.CreateAnd(isLast, ir.CreateICmpEQ(count, i64(b, gemm::tileColumns(b)))), [&] { storeTile(true); },
                          [&] { storeTile(false); });
       else
         storeTile(false);
@@ -470,7 +470,7 @@ void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) 
         llvm::Value *first = ir.CreateMul(chunk, i64(b, tilesPerChunk));
         llvm::Value *end =
             gemm::maxI64(b, first, gemm::minI64(b, ir.CreateAdd(first, i64(b, tilesPerChunk)), i64(b, fullTiles)));
-        b.loop(first, end, 1, [&](llvm::Value *tile) { tileKernel(tile, gemm::kMR, c0, channels, isFirst, isLast); }, "tile");
+        b.loop(first, end, 1, [&](llvm::Value *tile) { tileKernel(tile, gemm::tileRows(b), c0, channels, isFirst, isLast); }, "tile");
       }
       if (tailRows > 0)
         gemm::emitIf(b, chunks == 1 ? ir.getTrue() : ir.CreateICmpEQ(chunk, i64(b, chunks - 1)),
@@ -487,14 +487,15 @@ void emitConvDirect(KernelContext &c, const ops::Window &w, const ConvShape &s) 
 /// columns). There the product runs transposed, positions on the rows (MR = 8) and output channels on the columns:
 /// C'[pos][oc] = patches[pos][depth] x W^T[depth][oc], with W^T packed at compile time, the patches gathered into
 /// MR-row panels once per call, C' in a scratch buffer, and one pass that writes it out as NCHW. Float32, group 1, constant weights, planes of at most 64 positions.
-bool smallPlaneApplies(const ops::Window &w, const ConvShape &s, bool constantWeights, bool pointwise) {
+bool smallPlaneApplies(const KernelBuilder &b, const ops::Window &w, const ConvShape &s, bool constantWeights,
+                       bool pointwise) {
   const int64_t positions = w.outSize();
   // Measured on ResNet-50's shapes: the gather and the transposing pass cost more than the padding they save
   // from 14x14 planes on, and for pointwise convs (which gather nothing the other way either).
-  if (!constantWeights || pointwise || s.group != 1 || positions < gemm::kMR || positions > 64) return false;
+  if (!constantWeights || pointwise || s.group != 1 || positions < gemm::tileRows(b) || positions > 64) return false;
   auto padded = [](int64_t n, int64_t unit) { return static_cast<double>((n + unit - 1) / unit * unit); };
-  const double asIs = padded(positions, gemm::kNR) * padded(s.outChannels, gemm::kMR);
-  const double swapped = padded(positions, gemm::kMR) * padded(s.outChannels, gemm::kNR);
+  const double asIs = padded(positions, gemm::tileColumns(b)) * padded(s.outChannels, gemm::tileRows(b));
+  const double swapped = padded(positions, gemm::tileRows(b)) * padded(s.outChannels, gemm::tileColumns(b));
   return swapped < 0.95 * asIs;  // at least 5% fewer padded multiply-adds
 }
 
@@ -504,8 +505,8 @@ void emitConvSmallPlane(KernelContext &c, const ops::Window &w, const ConvShape 
   const int64_t positions = w.outSize();
   const int64_t taps = w.kernelSize();
   const int64_t depth = s.inChannels * taps;
-  const int64_t tiles = (positions + gemm::kMR - 1) / gemm::kMR;
-  const int64_t perImage = gemm::packedSizeA(positions, depth);
+  const int64_t tiles = (positions + gemm::tileRows(b) - 1) / gemm::tileRows(b);
+  const int64_t perImage = gemm::packedSizeA(b, positions, depth);
   llvm::Value *cols = gemm::scratchGlobal(b, "fluidml.conv.transposed", s.batch * positions * s.outChannels * 4);
 
   GemmSpec g;
@@ -524,9 +525,9 @@ void emitConvSmallPlane(KernelContext &c, const ops::Window &w, const ConvShape 
     llvm::Value *tile = ir.CreateURem(index, i64(b, tiles));
     llvm::Value *x = b.elementPtr(ir::DType::Float32, cap[0], ir.CreateMul(image, i64(b, s.inChannels * w.inSize())));
     llvm::Value *panel = b.elementPtr(ir::DType::Float32, panels,
-                                      ir.CreateAdd(ir.CreateMul(image, i64(b, perImage)), ir.CreateMul(tile, i64(b, depth * gemm::kMR))));
-    for (int64_t r = 0; r < gemm::kMR; ++r) {
-      llvm::Value *pos = ir.CreateAdd(ir.CreateMul(tile, i64(b, gemm::kMR)), i64(b, r));
+                                      ir.CreateAdd(ir.CreateMul(image, i64(b, perImage)), ir.CreateMul(tile, i64(b, depth * gemm::tileRows(b)))));
+    for (int64_t r = 0; r < gemm::tileRows(b); ++r) {
+      llvm::Value *pos = ir.CreateAdd(ir.CreateMul(tile, i64(b, gemm::tileRows(b))), i64(b, r));
       llvm::Value *rowValid = ir.CreateICmpULT(pos, i64(b, positions));
       llvm::Value *o[3] = {ir.CreateUDiv(pos, i64(b, w.out[1] * w.out[2])),
                            ir.CreateURem(ir.CreateUDiv(pos, i64(b, w.out[2])), i64(b, w.out[1])),
@@ -548,7 +549,7 @@ void emitConvSmallPlane(KernelContext &c, const ops::Window &w, const ConvShape 
           llvm::Value *value = b.load(ir::DType::Float32, x, ir.CreateAdd(ir.CreateMul(ci, i64(b, w.inSize())), safe));
           value = ir.CreateSelect(valid, value, llvm::ConstantFP::get(ir.getFloatTy(), 0.0));
           llvm::Value *p = ir.CreateAdd(ir.CreateMul(ci, i64(b, taps)), tap);
-          b.store(ir::DType::Float32, value, panel, ir.CreateAdd(ir.CreateMul(p, i64(b, gemm::kMR)), i64(b, r)));
+          b.store(ir::DType::Float32, value, panel, ir.CreateAdd(ir.CreateMul(p, i64(b, gemm::tileRows(b))), i64(b, r)));
         }, "ci");
       }, "tap");
     }
@@ -566,7 +567,7 @@ void emitConvSmallPlane(KernelContext &c, const ops::Window &w, const ConvShape 
   }
   g.name = "convt";
   gemm::emitGemm(b, g);
-  // C'[image][pos][oc] -> y[image][oc][pos], 16 positions at a time (a strided gather from C'), with a fused
+  // C'[image][pos][oc] -> y[image][oc][pos], one vector of positions at a time (a strided gather from C'), with a fused
   // node's steps applied on the way (their operands are NCHW like y).
   std::vector<llvm::Value *> captures{c.outputs[0]};
   if (c.epilogue != nullptr)
@@ -580,10 +581,10 @@ void emitConvSmallPlane(KernelContext &c, const ops::Window &w, const ConvShape 
                                      ir.CreateAdd(ir.CreateMul(image, i64(b, positions * s.outChannels)), oc));
     llvm::Value *planeStart = ir.CreateMul(plane, i64(b, positions));
     std::vector<llvm::Constant *> lanes;  // lane l reads position p0 + l: C' element (p0 + l) * outChannels
-    for (int64_t l = 0; l < gemm::kLanes; ++l) lanes.push_back(ir.getInt64(static_cast<uint64_t>(l * s.outChannels)));
+    for (int64_t l = 0; l < gemm::floatLanes(b); ++l) lanes.push_back(ir.getInt64(static_cast<uint64_t>(l * s.outChannels)));
     llvm::Value *laneOffsets = llvm::ConstantVector::get(lanes);
-    for (int64_t p0 = 0; p0 < positions; p0 += gemm::kLanes) {
-      llvm::Value *mask = gemm::laneRange(b, i64(b, 0), i64(b, std::min<int64_t>(gemm::kLanes, positions - p0)));
+    for (int64_t p0 = 0; p0 < positions; p0 += gemm::floatLanes(b)) {
+      llvm::Value *mask = gemm::laneRange(b, i64(b, 0), i64(b, std::min<int64_t>(gemm::floatLanes(b), positions - p0)));
       llvm::Value *pointers = ir.CreateGEP(ir.getFloatTy(), b.elementPtr(ir::DType::Float32, from, i64(b, p0 * s.outChannels)),
                                            laneOffsets);
       llvm::Value *values = ir.CreateMaskedGather(vecTy, pointers, llvm::Align(4), mask,
@@ -595,7 +596,7 @@ void emitConvSmallPlane(KernelContext &c, const ops::Window &w, const ConvShape 
         for (llvm::Value *operand : c.epilogue->operands) operands.push_back(operand != nullptr ? cap[next++] : nullptr);
         values = gemm::applyFusedSteps(b, c.epilogue->steps, values, [&](size_t step) -> llvm::Value * {
           if (c.epilogue->steps[step].broadcast == ops::OperandBroadcast::PerChannel)
-            return ir.CreateVectorSplat(static_cast<unsigned>(gemm::kLanes), b.load(ir::DType::Float32, operands[step], oc));
+            return ir.CreateVectorSplat(static_cast<unsigned>(gemm::floatLanes(b)), b.load(ir::DType::Float32, operands[step], oc));
           return ir.CreateMaskedLoad(vecTy, b.elementPtr(ir::DType::Float32, operands[step], at), llvm::Align(4), mask,
                                      llvm::ConstantAggregateZero::get(vecTy));
         });
@@ -659,11 +660,11 @@ Status emitConv(KernelContext &c) {
   const bool pointwise = kernelSize == 1 && w.in == w.out && w.stride == std::array<int64_t, 3>{1, 1, 1};
   const bool constantWeights = c.constantInput(1) != nullptr;
 
-  if (!pointwise && directConvApplies(w, constantWeights)) {
+  if (!pointwise && directConvApplies(b, w, constantWeights)) {
     emitConvDirect(c, w, s);
     return Status::ok();
   }
-  if (smallPlaneApplies(w, s, constantWeights, pointwise)) {
+  if (smallPlaneApplies(b, w, s, constantWeights, pointwise)) {
     emitConvSmallPlane(c, w, s);
     return Status::ok();
   }
@@ -688,12 +689,12 @@ Status emitConv(KernelContext &c) {
       g.b.fill = [n, inChannels](KernelBuilder &kb, llvm::Value *scratch, llvm::Value *base, llvm::Value *j0,
                                  llvm::Value *k0, llvm::Value *kc, const std::vector<llvm::Value *> &) {
         llvm::IRBuilder<> &ir = kb.ir();
-        llvm::Value *columns = gemm::minI64(kb, kb.i64(gemm::kNR), ir.CreateSub(kb.i64(n), j0));
+        llvm::Value *columns = gemm::minI64(kb, kb.i64(gemm::tileColumns(kb)), ir.CreateSub(kb.i64(n), j0));
         kb.loop(kb.i64(0), columns, 1, [&](llvm::Value *j) {
           kb.loop(kb.i64(0), kc, 1, [&](llvm::Value *p) {
             llvm::Value *from = ir.CreateAdd(ir.CreateMul(ir.CreateAdd(j0, j), kb.i64(inChannels)), ir.CreateAdd(k0, p));
             kb.store(ir::DType::Float32, kb.load(ir::DType::Float32, base, from), scratch,
-                     ir.CreateAdd(ir.CreateMul(p, kb.i64(gemm::kNR)), j));
+                     ir.CreateAdd(ir.CreateMul(p, kb.i64(gemm::tileColumns(kb))), j));
           }, "p");
         }, "j");
       };
@@ -721,7 +722,7 @@ Status emitConv(KernelContext &c) {
     g.a.kind = OperandA::Kind::Panels;
     g.a.base = gemm::packConstantA(b, constantKey(c, 1), *c.constantInput(1), s.group, s.groupOut, depth, depth, 1,
                                    s.groupOut * depth);
-    g.batch.aStrides = {0, gemm::packedSizeA(s.groupOut, depth)};
+    g.batch.aStrides = {0, gemm::packedSizeA(b, s.groupOut, depth)};
   } else {
     g.a.kind = OperandA::Kind::Strided;
     g.a.base = c.inputs[1];
@@ -810,7 +811,7 @@ void emitConvTransposeGemm(KernelContext &c, const ops::Window &w, const ConvSha
   const int64_t rows = s.groupOut * kernelSize;
   const int64_t positions = w.inSize();
   constexpr int64_t kColumnBudget = int64_t{1} << 20;  // floats of the column buffer (4 MiB)
-  int64_t tile = std::max<int64_t>(gemm::kNR, kColumnBudget / rows / gemm::kNR * gemm::kNR);
+  int64_t tile = std::max<int64_t>(gemm::tileColumns(b), kColumnBudget / rows / gemm::tileColumns(b) * gemm::tileColumns(b));
   tile = std::min(tile, positions);
   llvm::Value *col = gemm::scratchGlobal(b, "fluidml.col." + std::to_string(c.node.id), rows * tile * 4);
 
@@ -837,7 +838,7 @@ void emitConvTransposeGemm(KernelContext &c, const ops::Window &w, const ConvSha
         spec.k = s.groupIn;
         if (constantWeights) {
           spec.a.kind = OperandA::Kind::Panels;
-          spec.a.base = b.elementPtr(ir::DType::Float32, packed, ir.CreateMul(g, i64(b, gemm::packedSizeA(rows, s.groupIn))));
+          spec.a.base = b.elementPtr(ir::DType::Float32, packed, ir.CreateMul(g, i64(b, gemm::packedSizeA(b, rows, s.groupIn))));
         } else {
           spec.a.kind = OperandA::Kind::Strided;
           spec.a.base = b.elementPtr(ir::DType::Float32, c.inputs[1], ir.CreateMul(g, i64(b, s.groupIn * rows)));

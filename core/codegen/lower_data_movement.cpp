@@ -8,11 +8,12 @@
 // is a layout conversion); only Reshape-like ops across different layouts and Constant need row-major.
 //
 // Transpose: when the input's contiguous dim is not the output's innermost one, the two dims are walked in
-// T x T tiles (T = 16 elements, 8 for 8-byte ones): T contiguous vectors are loaded along the input's inner
-// dim, transposed in registers with log2(T) rounds of two-source shuffles, and stored as T contiguous output
-// vectors; the ragged edges are scalar loops. Tiles are grouped into macro tiles (16T x 4T) that keep both
-// sides' working set in cache and in TLB reach; macro tiles are shared out over the thread pool for big
-// tensors. Cost: O(elements) with both sides touched a cache line at a time.
+// T x T tiles (T = one vector of elements, at most 16: 16 floats and 8 doubles with AVX-512): T contiguous
+// vectors are loaded along the input's inner dim, transposed in registers with log2(T) rounds of two-source
+// shuffles, and stored as T contiguous output vectors; the ragged edges are scalar loops. Tiles are grouped
+// into macro tiles (16T x 4T) that keep both sides' working set in cache and in TLB reach; macro tiles are
+// shared out over the thread pool for big tensors. Cost: O(elements) with both sides touched a cache line at
+// a time.
 // Shape, Size, Constant, ConstantOfShape, Range and EyeLike write compile-time known values.
 #include <algorithm>
 #include <cstring>
@@ -243,7 +244,7 @@ void emitTiledTranspose(KernelContext &c, const std::vector<TransposeDim> &dims,
   KernelBuilder &b = c.b;
   llvm::IRBuilder<> &ir = b.ir();
   const size_t z = dims.size() - 1;
-  const int64_t t = std::min<int64_t>(16, 64 / static_cast<int64_t>(ir::dtypeSize(dtype)));
+  const int64_t t = std::min<int64_t>(16, b.target().vectorBytes / static_cast<int64_t>(ir::dtypeSize(dtype)));
   const int64_t macroA = 16 * t, macroZ = 4 * t;
   const int64_t sizeA = dims[a].size, sizeZ = dims[z].size;
   const int64_t strideZ = dims[z].inStride, strideA = dims[a].outStride;

@@ -6,7 +6,7 @@
 // output's physical order, so permuted layouts (Layout::order) cost nothing extra. Dimensions of
 // size 1 are dropped and adjacent dimensions that every operand walks contiguously are merged, so broadcasting
 // is resolved at compile time and `[B,S,768] + [768]` is one loop over rows around one contiguous inner loop.
-// The inner loop is vectorized explicitly (W = 64 bytes / widest element: zmm with AVX-512) with a masked tail,
+// The inner loop is vectorized explicitly (W = the target vector bytes / widest element) with a masked tail,
 // so it stays vector code when an output is written in place over an input (where LLVM's own vectorizer would
 // see possible aliasing and fall back to scalar code): lane i of every operand is read before lane i of the
 // output is written. Operands broadcast along the inner dimension are loaded once per row and splatted. Big
@@ -145,7 +145,7 @@ class NestEmitter {
     dims_ = coalesce(shape, operands_);
     size_t widest = 1;
     for (const NestOperand *op : operands_) widest = std::max(widest, ir::dtypeSize(op->dtype));
-    width_ = static_cast<unsigned>(std::min<size_t>(64, 64 / widest));
+    width_ = static_cast<unsigned>(static_cast<size_t>(b.target().vectorBytes) / widest);
   }
 
   void emit() {

@@ -56,7 +56,7 @@ void emitEpiloguePass(KernelContext &c, const FusedEpilogue &e) {
           case ops::OperandBroadcast::LastDim:
             return load(b.elementPtr(ir::DType::Float32, operands[step], j));
           case ops::OperandBroadcast::PerChannel:
-            return ir.CreateVectorSplat(static_cast<unsigned>(gemm::kLanes),
+            return ir.CreateVectorSplat(static_cast<unsigned>(gemm::floatLanes(b)),
                                         ir.CreateAlignedLoad(floatTy, b.elementPtr(ir::DType::Float32, operands[step], channel),
                                                              llvm::Align(4)));
         }
@@ -67,11 +67,11 @@ void emitEpiloguePass(KernelContext &c, const FusedEpilogue &e) {
       else
         ir.CreateMaskedStore(values, out, llvm::Align(4), mask);
     };
-    const int64_t full = inner / gemm::kLanes, tail = inner % gemm::kLanes;
+    const int64_t full = inner / gemm::floatLanes(b), tail = inner % gemm::floatLanes(b);
     if (full > 0)
-      b.loop(full, [&](llvm::Value *v) { vectorAt(ir.CreateMul(v, b.i64(gemm::kLanes)), nullptr); }, "v");
+      b.loop(full, [&](llvm::Value *v) { vectorAt(ir.CreateMul(v, b.i64(gemm::floatLanes(b))), nullptr); }, "v");
     if (tail > 0)
-      vectorAt(b.i64(full * gemm::kLanes), gemm::laneRange(b, b.i64(0), b.i64(tail)));
+      vectorAt(b.i64(full * gemm::floatLanes(b)), gemm::laneRange(b, b.i64(0), b.i64(tail)));
   }, "epilogue");
 }
 

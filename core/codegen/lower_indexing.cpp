@@ -52,7 +52,6 @@ using llvm::Value;
 
 /// Kernels touching at least this many elements run on the thread pool.
 constexpr int64_t kParallelMinElements = int64_t{1} << 15;
-constexpr int kVectorBytes = 64;
 
 std::string str(int64_t v) { return std::to_string(v); }
 
@@ -731,7 +730,7 @@ void emitCumSumAxis(KernelContext &c, size_t axis, const std::vector<Value *> &p
   const bool isFloat = ir::isFloating(dtype);
   // Columns go by vectors of adjacent lanes (contiguous loads), leftovers one at a time; the running sums stay
   // in registers, so every element is read before its output is written.
-  const int64_t w = kVectorBytes / static_cast<int64_t>(ir::dtypeSize(dtype));
+  const int64_t w = b.target().vectorBytes / static_cast<int64_t>(ir::dtypeSize(dtype));
   const int64_t full = inner >= w ? inner / w : 0;
   const int64_t leftover = inner - full * w;
   const int64_t chunks = full + leftover;
@@ -955,7 +954,7 @@ Status emitTopK(KernelContext &c) {
         ifElse(b, beats(x, b.load(dtype, values, b.i64(k - 1))), [&] { insert(x, i, b.i64(k - 1)); }, nullptr);
       };
       // Contiguous slices: one vector compare against the current k-th rules out a whole group at once.
-      const int64_t w = kVectorBytes / static_cast<int64_t>(ir::dtypeSize(dtype));
+      const int64_t w = b.target().vectorBytes / static_cast<int64_t>(ir::dtypeSize(dtype));
       const int64_t vectorBegin = std::min(length, (k + w - 1) / w * w);
       const int64_t vectorEnd = vectorBegin + (length - vectorBegin) / w * w;
       if (inner == 1 && vectorEnd > vectorBegin) {

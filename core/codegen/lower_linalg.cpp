@@ -78,11 +78,11 @@ gemm::FillPanelFn stridedFill(int64_t n, int64_t kStride, int64_t nStride) {
   return [=](KernelBuilder &b, llvm::Value *scratch, llvm::Value *base, llvm::Value *j0, llvm::Value *k0,
              llvm::Value *kc, const std::vector<llvm::Value *> &) {
     llvm::IRBuilder<> &ir = b.ir();
-    llvm::Value *columns = gemm::minI64(b, b.i64(gemm::kNR), ir.CreateSub(b.i64(n), j0));
+    llvm::Value *columns = gemm::minI64(b, b.i64(gemm::tileColumns(b)), ir.CreateSub(b.i64(n), j0));
     auto copy = [&](llvm::Value *p, llvm::Value *j) {
       llvm::Value *from = ir.CreateAdd(ir.CreateMul(ir.CreateAdd(k0, p), b.i64(kStride)),
                                        ir.CreateMul(ir.CreateAdd(j0, j), b.i64(nStride)));
-      llvm::Value *to = ir.CreateAdd(ir.CreateMul(p, b.i64(gemm::kNR)), j);
+      llvm::Value *to = ir.CreateAdd(ir.CreateMul(p, b.i64(gemm::tileColumns(b))), j);
       b.store(ir::DType::Float32, b.load(ir::DType::Float32, base, from), scratch, to);
     };
     if (kStride == 1)
@@ -102,7 +102,7 @@ OperandB stridedB(KernelContext &c, size_t input, llvm::Value *base, int64_t cou
                                        batchStride);
     // The batch strides counted matrices of the source; the panels of one matrix are packedSizeB apart.
     if (batchStrides != nullptr)
-      for (int64_t &s : *batchStrides) s = batchStride == 0 ? 0 : s / batchStride * gemm::packedSizeB(k, n);
+      for (int64_t &s : *batchStrides) s = batchStride == 0 ? 0 : s / batchStride * gemm::packedSizeB(c.b, k, n);
     return operand;
   }
   operand.base = base;

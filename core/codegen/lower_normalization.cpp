@@ -5,8 +5,8 @@
 // Every kernel views its input as slices along the normalized/reduced axes and makes a few passes per slice
 // while the slice is hot in cache:
 //  * a contiguous slice (a row: softmax over the last axis, layer norm, a reduction of the innermost dims) is
-//    walked with explicit one-register vectors (<16 x float>), unrolled with several accumulators, and the
-//    lanes are combined at the end by halving shuffles; the remainder runs scalar;
+//    walked with explicit one-register vectors (the target's width: <16 x float> with AVX-512), unrolled with
+//    several accumulators, and the lanes are combined at the end by halving shuffles; the remainder runs scalar;
 //  * a strided slice (the axis is not innermost) is walked one vector of adjacent columns at a time, so every
 //    load is still contiguous and the statistics stay per lane.
 // Softmax: max pass, exp+sum pass (writing exp), scale pass; exp is a branch-free polynomial in IR (Cephes'
@@ -48,8 +48,6 @@ using llvm::Value;
 
 /// Tensors with at least this many elements run their slices on the thread pool.
 constexpr int64_t kParallelMinElements = int64_t{1} << 15;
-/// Bytes of one vector register (AVX-512); narrower targets split the vectors.
-constexpr int kVectorBytes = 64;
 
 // --- small IR helpers -------------------------------------------------------------------------------------
 
@@ -353,7 +351,8 @@ void forEachSlice(KernelBuilder &b, DType dtype, const AxisGeom &g, bool rowMode
   });
 }
 
-int floatWidth(DType dtype) { return kVectorBytes / static_cast<int>(ir::dtypeSize(dtype)); }
+/// Lanes of one of the target's vectors of `dtype` (16 floats with AVX-512, 8 with AVX2).
+int floatWidth(const KernelBuilder &b, DType dtype) { return b.target().lanes(ir::dtypeSize(dtype)); }
 
 Status requireFloat(const KernelContext &c, size_t input) {
   DType dtype = c.inputType(input).dtype;
@@ -399,7 +398,7 @@ Status emitSoftmax(KernelContext &c) {
   const DType dtype = c.inputType(0).dtype;
   llvm::Type *scalar = b.scalarType(dtype);
   const bool rowMode = g.inner == 1;
-  forEachSlice(b, dtype, g, rowMode, floatWidth(dtype), {c.inputs[0], c.outputs[0]}, [&](Slice &s) {
+  forEachSlice(b, dtype, g, rowMode, floatWidth(b, dtype), {c.inputs[0], c.outputs[0]}, [&](Slice &s) {
     llvm::IRBuilder<> &ir = b.ir();
     Value *x = s.ptrs[0], *y = s.ptrs[1];
     Fold maxFold{fconst(scalar, -std::numeric_limits<double>::infinity()),
@@ -461,7 +460,7 @@ Status emitHardmax(KernelContext &c) {
   KernelBuilder &b = c.b;
   const DType dtype = c.inputType(0).dtype;
   llvm::Type *scalar = b.scalarType(dtype);
-  forEachSlice(b, dtype, g, false, g.inner >= 8 ? floatWidth(dtype) : 1, {c.inputs[0], c.outputs[0]},
+  forEachSlice(b, dtype, g, false, g.inner >= 8 ? floatWidth(b, dtype) : 1, {c.inputs[0], c.outputs[0]},
                [&](Slice &s) {
                  llvm::IRBuilder<> &ir = b.ir();
                  Value *best = firstMaxIndex(b, s, s.ptrs[0]);
@@ -491,7 +490,7 @@ Status emitLpNormalization(KernelContext &c) {
   KernelBuilder &b = c.b;
   const DType dtype = c.inputType(0).dtype;
   llvm::Type *scalar = b.scalarType(dtype);
-  forEachSlice(b, dtype, g, g.inner == 1, floatWidth(dtype), {c.inputs[0], c.outputs[0]}, [&](Slice &s) {
+  forEachSlice(b, dtype, g, g.inner == 1, floatWidth(b, dtype), {c.inputs[0], c.outputs[0]}, [&](Slice &s) {
     llvm::IRBuilder<> &ir = b.ir();
     Fold sumFold{fconst(scalar, 0.0), [&](Value *acc, Value *v) { return ir.CreateFAdd(acc, v); }};
     Value *norm = s.pass(s.ptrs[0], {sumFold}, [&](Value *v, Value *, Value *) {
@@ -521,7 +520,7 @@ struct Moments {
 Moments rowMoments(KernelBuilder &b, DType dtype, Value *src, Value *base, int64_t count, double epsilon) {
   llvm::IRBuilder<> &ir = b.ir();
   llvm::Type *scalar = b.scalarType(dtype);
-  const int w = floatWidth(dtype);
+  const int w = floatWidth(b, dtype);
   Combine add = [&](Value *a, Value *v) { return ir.CreateFAdd(a, v); };
   if (count == 0) return {fconst(scalar, 0.0), ir.CreateFDiv(fconst(scalar, 1.0), emitSqrt(b, fconst(scalar, epsilon)))};
   Value *shift = nullptr;
@@ -549,7 +548,7 @@ Moments rowMoments(KernelBuilder &b, DType dtype, Value *src, Value *base, int64
 /// y[i] = (x[i] - mean) * a + shift over `count` contiguous elements; a and shift are scalars.
 void normalizeRow(KernelBuilder &b, DType dtype, Value *src, Value *dst, Value *base, int64_t count, Value *mean,
                   Value *factor, Value *shift) {
-  RowReducer writer(b, {}, floatWidth(dtype));
+  RowReducer writer(b, {}, floatWidth(b, dtype));
   writer.fold(dtype, src, base, count, [&](Value *v, Value *, Value *offset) {
     Value *centered = b.ir().CreateFSub(v, bcast(b, mean, v));
     storeLanes(b, dtype, fma(b, centered, bcast(b, factor, v), bcast(b, shift, v)), dst, offset);
@@ -613,12 +612,12 @@ Status emitLayerNormalization(KernelContext &c) {
   const Shape biasShape = hasBias ? c.inputType(2).shape : Shape{};
 
   AxisGeom g{rows, width, 1};
-  forEachSlice(b, dtype, g, true, floatWidth(dtype), pointers, [&](Slice &s) {
+  forEachSlice(b, dtype, g, true, floatWidth(b, dtype), pointers, [&](Slice &s) {
     llvm::IRBuilder<> &ir = b.ir();
     Value *x = s.ptrs[0], *y = s.ptrs[1], *sc = s.ptrs[2], *bi = s.ptrs[3];
     Moments m = rowMoments(b, dtype, x, s.base, width, epsilon);
     // A parameter broadcast at run time is read one element at a time.
-    RowReducer writer(b, {}, broadcastScale || broadcastBias ? 1 : floatWidth(dtype));
+    RowReducer writer(b, {}, broadcastScale || broadcastBias ? 1 : floatWidth(b, dtype));
     writer.fold(dtype, x, s.base, width, [&](Value *v, Value *k, Value *offset) {
       const int lanes = widthOf(v);
       Value *t = ir.CreateFMul(ir.CreateFSub(v, bcast(b, m.mean, v)), bcast(b, m.invStd, v));
@@ -691,7 +690,7 @@ Status emitBatchNormalization(KernelContext &c) {
       factor = ir.CreateFDiv(b.load(dtype, p[2], ch), emitSqrt(b, v));
       shift = ir.CreateFSub(b.load(dtype, p[3], ch), ir.CreateFMul(b.load(dtype, p[4], ch), factor));
     }
-    RowReducer writer(b, {}, floatWidth(dtype));
+    RowReducer writer(b, {}, floatWidth(b, dtype));
     writer.fold(dtype, p[0], ir.CreateMul(r, b.i64(inner)), inner, [&](Value *v, Value *, Value *offset) {
       storeLanes(b, dtype, fma(b, v, bcast(b, factor, v), bcast(b, shift, v)), p[1], offset);
       return std::vector<Value *>{};
@@ -932,7 +931,7 @@ Status emitReduce(KernelContext &c) {
   const ReduceLayout layout = makeReduceLayout(physical, physicalReduced);
   // Accumulators: the float type itself, int64 for integers (sums and products wrap as in the reference).
   llvm::Type *accType = isFloat ? b.scalarType(dtype) : ir.getInt64Ty();
-  const int width = isFloat ? floatWidth(dtype) : 8;
+  const int width = isFloat ? floatWidth(b, dtype) : b.target().lanes(8);  // int64 accumulators
   auto widen = [&](Value *x) -> Value * {
     if (isFloat) return x;
     llvm::Type *target = withWidth(ir.getInt64Ty(), widthOf(x));
@@ -1054,7 +1053,8 @@ Status emitArg(KernelContext &c) {
   const DType dtype = inType.dtype;
   const bool isFloat = ir::isFloating(dtype);
   KernelBuilder &b = c.b;
-  const int vectorWidth = g.inner >= 8 ? 8 : 1;  // int64 index lanes
+  const int indexLanes = b.target().lanes(8);  // int64 index lanes
+  const int vectorWidth = g.inner >= indexLanes ? indexLanes : 1;
   forEachSlice(b, dtype, g, false, vectorWidth, {c.inputs[0], c.outputs[0]}, [&](Slice &s) {
     llvm::IRBuilder<> &ir = b.ir();
     llvm::Type *valueType = laneType(b, dtype, s.width);
@@ -1110,7 +1110,7 @@ Status emitMeanVarianceNormalization(KernelContext &c) {
   llvm::IRBuilder<> &ir = b.ir();
   llvm::Type *scalar = b.scalarType(dtype);
   const double inverseCount = 1.0 / static_cast<double>(layout.reducedCount);
-  forEachReduceSlot(b, layout, dtype, floatWidth(dtype), c.inputType(0).numel(), {c.inputs[0], c.outputs[0]},
+  forEachReduceSlot(b, layout, dtype, floatWidth(b, dtype), c.inputType(0).numel(), {c.inputs[0], c.outputs[0]},
                     [&](ReduceSlot &slot) {
                       Value *x = slot.ptrs[0], *y = slot.ptrs[1];
                       Combine add = [&](Value *a, Value *v) { return ir.CreateFAdd(a, v); };

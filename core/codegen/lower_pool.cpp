@@ -1,13 +1,13 @@
 // Lowering of MaxPool, AveragePool, LpPool and their Global forms (and the window sweep that depthwise Conv
 // shares).
 //
-// Window sweep (float32): planes in parallel; per output row the valid kernel rows are computed once (so
-// padding rows cost nothing), then 16 output columns at a time: every kernel tap is one vector load of the
-// input row (masked at the borders, two loads and an even-lane shuffle for stride 2, a gather for larger
-// strides); columns whose taps are all inside the row (decided at compile time) use plain loads. Average
-// divisors come from per-dimension count tables computed at compile time. Global pools: one vectorized
-// reduction per plane. Indices of MaxPool, LpPool and other dtypes: scalar loops with the reference kernels'
-// order (and double accumulation). O(planes x output positions x kernel).
+// Window sweep (float32): planes in parallel; per output row the valid kernel rows are computed once (so padding
+// rows cost nothing), then one vector of output columns at a time (16 with AVX-512): every kernel tap is one vector
+// load of the input row (masked at the borders, two loads and an even-lane shuffle for stride 2, a gather for larger
+// strides); columns whose taps are all inside the row (decided at compile time) use plain loads. Average divisors
+// come from per-dimension count tables computed at compile time. Global pools: one vectorized reduction per plane.
+// Indices of MaxPool, LpPool and other dtypes: scalar loops with the reference kernels' order (and double
+// accumulation). O(planes x output positions x kernel).
 #include <cmath>
 #include <limits>
 #include <variant>
@@ -21,8 +21,6 @@
 namespace fluidml::codegen::linalg {
 
 namespace {
-
-using gemm::kLanes;
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -64,16 +62,17 @@ void emitWindowSweep(KernelBuilder &b, const WindowSweep &s) {
   const ops::Window &w = s.window;
   llvm::Type *vecTy = gemm::floatVector(b);
   llvm::Type *floatTy = ir.getFloatTy();
+  const int64_t laneCount = gemm::floatLanes(b);
   const int64_t outRow = w.out[2];
-  const int64_t vectors = ceilDiv(outRow, kLanes);
+  const int64_t vectors = ceilDiv(outRow, laneCount);
   const int64_t sw = w.stride[2];
 
   // Vectors whose every tap lies inside the input row (compile time).
-  const int64_t span = sw == 1 ? kLanes : sw == 2 ? 2 * kLanes : (kLanes - 1) * sw + 1;
-  int64_t interiorBegin = std::min(vectors, ceilDiv(w.padBegin[2], kLanes * sw));
+  const int64_t span = sw == 1 ? laneCount : sw == 2 ? 2 * laneCount : (laneCount - 1) * sw + 1;
+  int64_t interiorBegin = std::min(vectors, ceilDiv(w.padBegin[2], laneCount * sw));
   const int64_t limit = w.in[2] - span - (w.kernel[2] - 1) * w.dilation[2] + w.padBegin[2];
-  const int64_t interiorByInput = limit < 0 ? 0 : limit / (kLanes * sw) + 1;
-  const int64_t interiorEnd = std::max(interiorBegin, std::min(interiorByInput, outRow / kLanes));
+  const int64_t interiorByInput = limit < 0 ? 0 : limit / (laneCount * sw) + 1;
+  const int64_t interiorEnd = std::max(interiorBegin, std::min(interiorByInput, outRow / laneCount));
 
   llvm::Value *rowCounts = nullptr;
   llvm::Value *columnCounts = nullptr;
@@ -81,7 +80,7 @@ void emitWindowSweep(KernelBuilder &b, const WindowSweep &s) {
     const std::vector<int64_t> d = dimCounts(w, 0, s.countIncludePad);
     const std::vector<int64_t> h = dimCounts(w, 1, s.countIncludePad);
     const std::vector<int64_t> c = dimCounts(w, 2, s.countIncludePad);
-    std::vector<float> rows, columns(static_cast<size_t>(vectors * kLanes), 1.0f);
+    std::vector<float> rows, columns(static_cast<size_t>(vectors * laneCount), 1.0f);
     for (int64_t cd : d)
       for (int64_t ch : h) rows.push_back(static_cast<float>(cd * ch));
     for (size_t i = 0; i < c.size(); ++i) columns[i] = static_cast<float>(c[i]);
@@ -105,11 +104,11 @@ void emitWindowSweep(KernelBuilder &b, const WindowSweep &s) {
     switch (s.kind) {
       case WindowSweep::Kind::Conv:
         initial = ir.CreateVectorSplat(
-            kLanes, s.bias ? b.load(ir::DType::Float32, cap[3], channel) : llvm::ConstantFP::get(floatTy, 0.0));
+            laneCount, s.bias ? b.load(ir::DType::Float32, cap[3], channel) : llvm::ConstantFP::get(floatTy, 0.0));
         passthru = llvm::ConstantAggregateZero::get(vecTy);
         break;
       case WindowSweep::Kind::Max:
-        initial = passthru = ir.CreateVectorSplat(kLanes, llvm::ConstantFP::getInfinity(floatTy, true));
+        initial = passthru = ir.CreateVectorSplat(laneCount, llvm::ConstantFP::getInfinity(floatTy, true));
         break;
       case WindowSweep::Kind::Average:
         initial = passthru = llvm::ConstantAggregateZero::get(vecTy);
@@ -126,8 +125,8 @@ void emitWindowSweep(KernelBuilder &b, const WindowSweep &s) {
       llvm::Value *yRow = b.elementPtr(ir::DType::Float32, yp, ir.CreateMul(r, b.i64(outRow)));
       llvm::Value *rowCount = rowCounts ? b.load(ir::DType::Float32, rowCounts, r) : nullptr;
       auto body = [&](llvm::Value *v, bool interior) {
-        llvm::Value *ow0 = ir.CreateMul(v, b.i64(kLanes));
-        llvm::Value *lanes = interior ? b.i64(kLanes) : ir.CreateSub(b.i64(outRow), ow0);
+        llvm::Value *ow0 = ir.CreateMul(v, b.i64(laneCount));
+        llvm::Value *lanes = interior ? b.i64(laneCount) : ir.CreateSub(b.i64(outRow), ow0);
         llvm::Value *startBase = ir.CreateSub(ir.CreateMul(ow0, b.i64(sw)), b.i64(w.padBegin[2]));
         ir.CreateStore(initial, acc);
         b.loop(kdLo, kdHi, 1, [&](llvm::Value *kd) {
@@ -148,7 +147,7 @@ void emitWindowSweep(KernelBuilder &b, const WindowSweep &s) {
                 case WindowSweep::Kind::Conv: {
                   llvm::Value *weight = b.load(ir::DType::Float32, wp, ir.CreateAdd(tapBase, b.i64(kw)));
                   value = ir.CreateIntrinsic(llvm::Intrinsic::fma, {vecTy},
-                                             {x, ir.CreateVectorSplat(kLanes, weight), value});
+                                             {x, ir.CreateVectorSplat(laneCount, weight), value});
                   break;
                 }
                 case WindowSweep::Kind::Max:
@@ -165,7 +164,7 @@ void emitWindowSweep(KernelBuilder &b, const WindowSweep &s) {
         llvm::Value *result = ir.CreateLoad(vecTy, acc);
         if (s.kind == WindowSweep::Kind::Average) {
           llvm::Value *columns = ir.CreateAlignedLoad(vecTy, b.elementPtr(ir::DType::Float32, columnCounts, ow0), llvm::Align(4));
-          llvm::Value *divisor = ir.CreateFMul(columns, ir.CreateVectorSplat(kLanes, rowCount));
+          llvm::Value *divisor = ir.CreateFMul(columns, ir.CreateVectorSplat(laneCount, rowCount));
           llvm::Value *zero = llvm::ConstantAggregateZero::get(vecTy);
           result = ir.CreateSelect(ir.CreateFCmpOGT(divisor, zero), ir.CreateFDiv(result, divisor), zero);
         }
@@ -333,12 +332,13 @@ Status emitGlobalPool(KernelContext &c) {
   const double p = lpExponent(c.node);
   if (dtype == ir::DType::Float32 && kKind != PoolKind::Lp && size > 0) {
     llvm::Type *vecTy = gemm::floatVector(b);
+    const int64_t laneCount = gemm::floatLanes(b);
     llvm::Value *identity = kKind == PoolKind::Max
-                                ? ir.CreateVectorSplat(kLanes, llvm::ConstantFP::getInfinity(ir.getFloatTy(), true))
+                                ? ir.CreateVectorSplat(laneCount, llvm::ConstantFP::getInfinity(ir.getFloatTy(), true))
                                 : static_cast<llvm::Value *>(llvm::ConstantAggregateZero::get(vecTy));
     constexpr int64_t kAccumulators = 4;
-    const int64_t blocks = size / (kAccumulators * kLanes);
-    const int64_t rest = size - blocks * kAccumulators * kLanes;
+    const int64_t blocks = size / (kAccumulators * laneCount);
+    const int64_t rest = size - blocks * kAccumulators * laneCount;
     b.parallelLoop(planes, {c.inputs[0], c.outputs[0]}, [&](llvm::Value *plane, const std::vector<llvm::Value *> &cap) {
       llvm::Value *xp = b.elementPtr(ir::DType::Float32, cap[0], ir.CreateMul(plane, b.i64(size)));
       std::vector<llvm::AllocaInst *> acc;
@@ -354,14 +354,14 @@ Status emitGlobalPool(KernelContext &c) {
       if (blocks > 0)
         b.loop(blocks, [&](llvm::Value *block) {
           for (int64_t q = 0; q < kAccumulators; ++q) {
-            llvm::Value *offset = ir.CreateAdd(ir.CreateMul(block, b.i64(kAccumulators * kLanes)), b.i64(q * kLanes));
+            llvm::Value *offset = ir.CreateAdd(ir.CreateMul(block, b.i64(kAccumulators * laneCount)), b.i64(q * laneCount));
             combine(acc[static_cast<size_t>(q)],
                     ir.CreateAlignedLoad(vecTy, b.elementPtr(ir::DType::Float32, xp, offset), llvm::Align(4)));
           }
         }, "block");
-      for (int64_t q = 0; q * kLanes < rest; ++q) {
-        const int64_t offset = blocks * kAccumulators * kLanes + q * kLanes;
-        llvm::Value *mask = gemm::laneRange(b, b.i64(0), b.i64(rest - q * kLanes));
+      for (int64_t q = 0; q * laneCount < rest; ++q) {
+        const int64_t offset = blocks * kAccumulators * laneCount + q * laneCount;
+        llvm::Value *mask = gemm::laneRange(b, b.i64(0), b.i64(rest - q * laneCount));
         combine(acc[static_cast<size_t>(q)],
                 ir.CreateMaskedLoad(vecTy, b.elementPtr(ir::DType::Float32, xp, b.i64(offset)), llvm::Align(4), mask,
                                     identity));

@@ -41,10 +41,6 @@ namespace fluidml::codegen {
 namespace {
 
 constexpr size_t kWeightsAlignment = 64;
-/// A kernel that touches fewer bytes and does fewer FLOPs than this runs on the calling thread: a few
-/// microseconds of work, about what waking the thread pool costs.
-constexpr size_t kSerialBytes = 48 * 1024;
-constexpr double kSerialFlops = 1 << 20;
 
 size_t alignUp(size_t value, size_t alignment) { return (value + alignment - 1) / alignment * alignment; }
 
@@ -52,22 +48,12 @@ std::string nodeContext(const ir::Node &node) {
   return "node '" + node.name + "' (" + node.opType + ", #" + std::to_string(node.id) + ")";
 }
 
-void initializeNativeTarget() {
-  static const bool done = [] {
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
-    llvm::InitializeNativeTargetAsmParser();
-    return true;
-  }();
-  (void)done;
-}
-
 /// Emits the module: kernels first, then the entry.
 class ModuleEmitter {
  public:
   ModuleEmitter(llvm::LLVMContext &context, const ir::Graph &graph, const analysis::MemoryPlan &plan,
-                llvm::TargetMachine &targetMachine)
-      : context_(context), graph_(graph), plan_(plan), targetMachine_(targetMachine) {}
+                llvm::TargetMachine &targetMachine, const target::TargetDescription &target)
+      : context_(context), graph_(graph), plan_(plan), targetMachine_(targetMachine), target_(target) {}
 
   Expected<BuiltModule> build(const ModuleBuildOptions &options);
 
@@ -103,6 +89,7 @@ class ModuleEmitter {
   const ir::Graph &graph_;
   const analysis::MemoryPlan &plan_;
   llvm::TargetMachine &targetMachine_;
+  const target::TargetDescription &target_;
   std::unique_ptr<llvm::Module> module_;
   std::unique_ptr<llvm::IRBuilder<>> builder_;
   llvm::Function *entry_ = nullptr;
@@ -220,11 +207,12 @@ Status ModuleEmitter::emitKernel(const ir::Node &node) {
   llvm::IRBuilder<> kb(context_);
   llvm::BasicBlock *body = llvm::BasicBlock::Create(context_, "entry", kernel);
   kb.SetInsertPoint(body);
-  KernelBuilder kernelBuilder(*module_, kb);
+  KernelBuilder kernelBuilder(*module_, kb, target_);
   kernelBuilder.setDerivedWeights(&derivedWeights_);
   size_t operandBytes = 0;
   for (ir::ValueId operand : operands) operandBytes += graph_.value(operand).type.bytes();
-  kernelBuilder.setSerial(operandBytes < kSerialBytes && analysis::nodeFlops(graph_, node) < kSerialFlops);
+  kernelBuilder.setSerial(operandBytes < target_.serialBytes &&
+                          analysis::nodeFlops(graph_, node) < target_.serialFlops);
   kernelBuilder.setRuntime(kernel->getArg(static_cast<unsigned>(operands.size())));
   KernelContext kc{graph_, node, graph_.opsetVersion(node.domain), kernelBuilder, {}, {}, inPlace};
   size_t p = 0;
@@ -515,24 +503,6 @@ void writeWeights(const WeightsLayout &layout, uint8_t *blob) {
     if (entry.data.bytes() != 0) std::memcpy(blob + entry.offset, entry.data.rawData(), entry.data.bytes());
 }
 
-Expected<std::unique_ptr<llvm::TargetMachine>> createHostTargetMachine(bool pic) {
-  initializeNativeTarget();
-  const std::string triple = llvm::sys::getProcessTriple();
-  std::string error;
-  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
-  if (target == nullptr) return Status::error("LLVM has no target for " + triple + ": " + error);
-  llvm::SubtargetFeatures features;
-  for (const auto &feature : llvm::sys::getHostCPUFeatures()) features.AddFeature(feature.getKey(), feature.getValue());
-  llvm::TargetOptions targetOptions;
-  std::optional<llvm::Reloc::Model> reloc;
-  if (pic) reloc = llvm::Reloc::PIC_;
-  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-      triple, llvm::sys::getHostCPUName(), features.getString(), targetOptions, reloc, std::nullopt,
-      llvm::CodeGenOptLevel::Aggressive));
-  if (!machine) return Status::error("LLVM could not create a target machine for " + triple);
-  return machine;
-}
-
 bool isByteCopyNode(const ir::Graph &graph, const ir::Node &node) {
   if (!node.domain.empty()) return false;
   static const char *const kOps[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"};
@@ -555,8 +525,9 @@ bool isByteCopyNode(const ir::Graph &graph, const ir::Node &node) {
 }
 
 Expected<BuiltModule> buildModule(llvm::LLVMContext &context, const ir::Graph &graph, const analysis::MemoryPlan &plan,
-                                  llvm::TargetMachine &targetMachine, const ModuleBuildOptions &options) {
-  ModuleEmitter emitter(context, graph, plan, targetMachine);
+                                  llvm::TargetMachine &targetMachine, const target::TargetDescription &target,
+                                  const ModuleBuildOptions &options) {
+  ModuleEmitter emitter(context, graph, plan, targetMachine, target);
   return emitter.build(options);
 }
 

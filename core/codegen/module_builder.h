@@ -1,4 +1,4 @@
-// Builds the LLVM module of a planned graph and optimizes it for the host CPU; shared by the JIT and AOT drivers.
+// Builds the LLVM module of a planned graph and optimizes it for the target CPU; shared by the JIT and AOT drivers.
 // The module holds one internal kernel function per node, `void k<id>(ptr in..., ptr out..., ptr runtime)`,
 // and one external entry, `void ENTRY(ptr arena, ptr weights, ptr inputs, ptr outputs, ptr runtime)`, that
 // computes every operand's address from the memory plan and calls the kernels in schedule order.
@@ -17,6 +17,7 @@
 #include "core/analysis/memory_plan.h"
 #include "core/ir/graph.h"
 #include "core/support/status.h"
+#include "core/target/target_description.h"
 
 namespace fluidml::codegen {
 
@@ -37,9 +38,9 @@ struct WeightsLayout {
 /// Copies every entry to its offset in `blob` (at least layout.bytes; the padding is zeroed).
 void writeWeights(const WeightsLayout &layout, uint8_t *blob);
 
-/// A TargetMachine for this host: its triple, CPU name and detected features, CodeGenOptLevel::Aggressive.
-/// `pic` selects Reloc::PIC_ (objects linked into shared libraries).
-Expected<std::unique_ptr<llvm::TargetMachine>> createHostTargetMachine(bool pic);
+/// A TargetMachine for `target` (its triple, CPU name and features; cpu "native" is the host's CPU and detected
+/// features), CodeGenOptLevel::Aggressive. `pic` selects Reloc::PIC_ (objects linked into shared libraries).
+Expected<std::unique_ptr<llvm::TargetMachine>> createTargetMachine(const target::TargetDescription &target, bool pic);
 
 /// True for a node whose output 0 is the bytes of operand 0 unchanged (Reshape, Flatten, Squeeze, Unsqueeze,
 /// Identity, inference Dropout with its mask unused, row-major): the module builder copies or aliases it
@@ -72,9 +73,11 @@ struct BuiltModule {
 };
 
 /// Builds the module for `graph` (order = schedule) and `plan`, targeting `targetMachine` (data layout,
-/// triple and the target-cpu/features attributes of every function). Errors name the node that failed.
+/// triple and the target-cpu/features attributes of every function) made from `target` (what the kernels read:
+/// vector width, registers, thresholds). Errors name the node that failed.
 Expected<BuiltModule> buildModule(llvm::LLVMContext &context, const ir::Graph &graph, const analysis::MemoryPlan &plan,
-                                  llvm::TargetMachine &targetMachine, const ModuleBuildOptions &options);
+                                  llvm::TargetMachine &targetMachine, const target::TargetDescription &target,
+                                  const ModuleBuildOptions &options);
 
 /// Runs LLVM's O3 module pipeline with the target's cost model.
 void optimizeModule(llvm::Module &module, llvm::TargetMachine &targetMachine);

@@ -103,6 +103,12 @@ CASES = [
     ("unknown pipeline name", ["plan", "{w}/good.onnx", "--pipeline", "fastest"], ["'fastest'", "fluidml"]),
     ("unknown option", ["run", "{w}/good.onnx", "--frobnicate"], ["--frobnicate"]),
     ("unknown command", ["frobnicate"], ["frobnicate"]),
+    ("unknown --mcpu CPU", ["run", "{w}/good.onnx", "--mcpu", "pentium-9000"],
+     ["--mcpu", "'pentium-9000'", "x86-64-v3"]),
+    ("--mcpu of another architecture", ["compile", "{w}/good.onnx", "-o", "{w}/aot", "--mcpu", "cortex-a72"],
+     ["'cortex-a72'"]),
+    ("non-x86_64 --target", ["bench", "{w}/good.onnx", "--target", "aarch64-unknown-linux-gnu"],
+     ["--target", "'aarch64-unknown-linux-gnu'", "x86_64"]),
 ]
 
 

@@ -21,6 +21,15 @@ std::unique_ptr<codegen::CompiledModel> compileGraph(const ir::Graph &graph, int
   return compileGraph(graph, *plan, threads, asmPath);
 }
 
+std::unique_ptr<codegen::CompiledModel> compileGraphWith(const ir::Graph &graph, const codegen::CompileOptions &options) {
+  auto plan = analysis::planMemory(graph, {});
+  REQUIRE(plan.hasValue());
+  auto compiled = codegen::compileJit(graph, *plan, options);
+  INFO((compiled.hasValue() ? std::string() : compiled.message()));
+  REQUIRE(compiled.hasValue());
+  return std::move(compiled).value();
+}
+
 std::vector<ir::Tensor> runModel(codegen::CompiledModel &model, const std::vector<ir::Tensor> &inputs) {
   std::vector<ir::Tensor> outputs;
   for (const ir::TensorType &type : model.outputTypes()) outputs.push_back(ir::Tensor::zeros(type.dtype, type.shape));

@@ -17,6 +17,9 @@ std::unique_ptr<codegen::CompiledModel> compileGraph(const ir::Graph &graph, con
 /// compileGraph with the default memory plan.
 std::unique_ptr<codegen::CompiledModel> compileGraph(const ir::Graph &graph, int threads = 1,
                                                      const std::string &asmPath = "");
+/// JIT-compiles `graph` with the default memory plan and `options` (a target other than the host's, ...);
+/// REQUIREs success.
+std::unique_ptr<codegen::CompiledModel> compileGraphWith(const ir::Graph &graph, const codegen::CompileOptions &options);
 /// Runs `model` on `inputs` into fresh output tensors; REQUIREs success.
 std::vector<ir::Tensor> runModel(codegen::CompiledModel &model, const std::vector<ir::Tensor> &inputs);
 

@@ -28,7 +28,7 @@ namespace {
 class TestModule {
  public:
   TestModule() : context_(std::make_unique<llvm::LLVMContext>()), builder_(*context_) {
-    auto machine = codegen::createHostTargetMachine(false);
+    auto machine = codegen::createTargetMachine(target_, false);
     REQUIRE(machine.hasValue());
     machine_ = std::move(*machine);
     module_ = std::make_unique<llvm::Module>("test", *context_);
@@ -46,7 +46,7 @@ class TestModule {
     function_->addParamAttr(0, llvm::Attribute::NoAlias);
     function_->addParamAttr(1, llvm::Attribute::NoAlias);
     builder_.SetInsertPoint(llvm::BasicBlock::Create(*context_, "entry", function_));
-    kernel_ = std::make_unique<KernelBuilder>(*module_, builder_);
+    kernel_ = std::make_unique<KernelBuilder>(*module_, builder_, target_);
     kernel_->setRuntime(function_->getArg(2));
     return *kernel_;
   }
@@ -84,6 +84,7 @@ class TestModule {
   std::unique_ptr<llvm::LLVMContext> context_;
   llvm::IRBuilder<> builder_;
   std::unique_ptr<llvm::TargetMachine> machine_;
+  target::TargetDescription target_ = target::TargetDescription::host();
   std::unique_ptr<llvm::Module> module_;
   llvm::Function *function_ = nullptr;
   std::unique_ptr<KernelBuilder> kernel_;

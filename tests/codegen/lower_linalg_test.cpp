@@ -1,6 +1,7 @@
 // Lowering of the linalg family (MatMul, Gemm, Einsum, Conv, ConvTranspose, pooling): single-node graphs built
 // with the IR builder, planned, compiled with codegen::compileJit and compared with the reference interpreter
-// on random inputs, at 1 and 2 threads.
+// on random inputs, at 1 and 2 threads, for the host and for an AVX2-only x86-64 (x86-64-v3: 8-float vectors,
+// 16 registers, a 6 x 16 GEMM tile).
 // Tolerance: rtol 1e-4, atol 1e-5 for products and sums (GEMM, convolutions, average and Lp pools, global
 // averages): the packed GEMM sums k-blocks in another association than the reference loop; max pooling,
 // integer products and indices are exact.
@@ -18,6 +19,7 @@
 
 #include "core/analysis/memory_plan.h"
 #include "core/codegen/compiler.h"
+#include "core/codegen/target_machine.h"
 #include "core/interp/interpreter.h"
 #include "core/onnx/onnx_import.h"
 #include "tests/codegen/codegen_test_util.h"
@@ -59,13 +61,33 @@ std::unique_ptr<codegen::CompiledModel> compile(const ir::Graph &graph, int thre
   return test::compileGraph(graph, threads, dump != nullptr ? dump : "");
 }
 
-/// Compiles `graph` at 1 and 2 threads, runs each twice (the second run sees packed weights) and compares
-/// every output with the interpreter.
+/// The AVX2-only target every test also compiles for.
+const target::TargetDescription &avx2Target() {
+  static const target::TargetDescription target = [] {
+    auto resolved = codegen::resolveTarget("x86-64-v3");
+    REQUIRE(resolved.hasValue());
+    return std::move(resolved).value();
+  }();
+  return target;
+}
+
+/// Compiles `graph` at 1 and 2 threads for the host and for x86-64-v3, runs each twice (the second run sees
+/// packed weights) and compares every output with the interpreter.
 void checkCompiled(const ir::Graph &graph, const std::vector<Tensor> &inputs, double rtol = 1e-4, double atol = 1e-5) {
   const std::vector<Tensor> expected = test::runGraph(graph, inputs);
-  for (int threads : {1, 2}) {
-    INFO("threads " << threads);
-    auto model = compile(graph, threads);
+  for (int variant = 0; variant < 4; ++variant) {
+    const int threads = 1 + variant % 2;
+    const bool avx2 = variant >= 2;
+    INFO("threads " << threads << (avx2 ? ", x86-64-v3" : ", host"));
+    std::unique_ptr<codegen::CompiledModel> model;
+    if (avx2) {
+      codegen::CompileOptions options;
+      options.threads = threads;
+      options.target = avx2Target();
+      model = test::compileGraphWith(graph, options);
+    } else {
+      model = compile(graph, threads);
+    }
     for (int run = 0; run < 2; ++run) {
       INFO("run " << run);
       const std::vector<Tensor> outputs = test::runModel(*model, inputs);

@@ -4,6 +4,8 @@
 // "N passed, N failed, N skipped" line; exits 1 when an unexcused case fails or an exception is stale.
 // With --planned, every case that passes is run again from a memory plan by each planner (naive, greedy-size,
 // best-of; in place and views on), after checkMemoryPlan accepts the plan, and must give bit-identical outputs.
+// With --compiled, every passing case is also compiled with LLVM (for the host, or for --mcpu NAME such as
+// x86-64-v3) and checked against the expected outputs.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -18,6 +20,7 @@
 
 #include "core/analysis/memory_plan.h"
 #include "core/codegen/compiler.h"
+#include "core/codegen/target_machine.h"
 #include "core/interp/interpreter.h"
 #include "core/onnx/onnx_import.h"
 #include "core/onnx/tensor_proto.h"
@@ -51,6 +54,7 @@ struct Options {
   bool compiled = false;  // also compile every passing case with LLVM and check its outputs
   /// With --layouts permuted|blocked: the compiled run gives the node random layouts on its operands first.
   std::optional<test::LayoutMix> layouts;
+  target::TargetDescription target = target::TargetDescription::host();  // --mcpu: what --compiled compiles for
 };
 
 /// What the planned runs covered, for the summary.
@@ -141,6 +145,7 @@ std::vector<std::string> sortedPbFiles(const fs::path &dir, const std::string &p
 std::string checkCompiledRun(const ir::Graph &original, const std::vector<ir::Tensor> &inputs,
                              const std::vector<onnxio::NamedTensor> &expected, PlannedCounts &counts,
                              const Options &options, const std::string &caseName) {
+  const target::TargetDescription &target = options.target;
   ir::Graph graph = original.clone();
   if (options.layouts) {
     std::mt19937 rng(static_cast<uint32_t>(std::hash<std::string>{}(caseName)));
@@ -158,7 +163,9 @@ std::string checkCompiledRun(const ir::Graph &original, const std::vector<ir::Te
   }
   auto plan = analysis::planMemory(graph, {});
   if (!plan) return "compiled: " + plan.message();
-  auto model = codegen::compileJit(graph, *plan, {});
+  codegen::CompileOptions compileOptions;
+  compileOptions.target = target;
+  auto model = codegen::compileJit(graph, *plan, compileOptions);
   if (!model) return "compiled: " + model.message();
   std::vector<ir::Tensor> outputs;
   for (const ir::TensorType &type : (*model)->outputTypes()) outputs.push_back(ir::Tensor::zeros(type.dtype, type.shape));
@@ -267,9 +274,16 @@ int main(int argc, char **argv) {
       }
       options.layouts = *mix;
       options.compiled = true;
-    }
-    else {
-      std::cerr << "usage: fluidml_conformance [--data DIR] [--filter SUBSTRING] [--exceptions FILE] [--planned] [--compiled] [--layouts permuted|blocked] [--verbose]\n";
+    } else if (arg == "--mcpu") {
+      auto target = codegen::resolveTarget(next());
+      if (!target) {
+        std::cerr << target.message() << '\n';
+        return 2;
+      }
+      options.target = std::move(target).value();
+    } else {
+      std::cerr << "usage: fluidml_conformance [--data DIR] [--filter SUBSTRING] [--exceptions FILE] [--planned] "
+                   "[--compiled [--mcpu NAME]] [--layouts permuted|blocked] [--verbose]\n";
       return 2;
     }
   }

@@ -3,7 +3,7 @@
 PyTorch's reference output.
 
 usage: check_dataset.py FLUIDML_BINARY NAME WORK_DIR [--seed N] [--rtol R] [--atol A] [--tolerance T]
-                        [--threads N] [--aot RUNNER [--iters K] [--warmup W]]
+                        [--threads N] [--mcpu CPU [--no-zmm]] [--aot RUNNER [--iters K] [--warmup W]]
 
 The dataset is made (or reused, if cached) in WORK_DIR/NAME-seedN; fluidml's outputs go to WORK_DIR/NAME-seedN-out.
 With --aot RUNNER (the path of fluidml-aot-run) the model is instead compiled ahead of time with
@@ -12,6 +12,10 @@ With --aot RUNNER (the path of fluidml-aot-run) the model is instead compiled ah
 warm-up and K timed runs (defaults 1 and 2; the outputs are the last run's) and its raw outputs (outputs.bin) are
 split per output (model.json gives names, dtypes and shapes) and compared exactly like fluidml run's. The compile
 wall time and the runner's JSON summary line are printed.
+With --mcpu CPU the code is generated for that CPU (`fluidml run/compile --mcpu CPU`, e.g. x86-64-v3 for AVX2 on an
+AVX-512 machine): `fluidml run` then also checks against the reference interpreter (--check), the AOT build's
+model.json must record that CPU, and the output directories are WORK_DIR/NAME-seedN-out-CPU and -aot-CPU.
+--no-zmm (with --mcpu) also writes the assembly (--dump-asm) and fails when it names an AVX-512 register (zmm).
 An output passes when it has the reference's shape and dtype and every element satisfies
     |actual - expected| <= atol + rtol * |expected|        (numpy.isclose; defaults rtol 1e-3, atol 1e-4)
 with NaN never equal to anything. --tolerance T sets rtol = T (atol stays). One line per output gives the max
@@ -69,14 +73,30 @@ def compare(name: str, actual: np.ndarray, expected: np.ndarray, rtol: float, at
     return ok
 
 
+def assembly_ok(args, path: Path) -> bool:
+    """--no-zmm: the assembly fluidml wrote for --mcpu has vector code and no AVX-512 register."""
+    text = path.read_text() if path.exists() else ""
+    if "vfmadd" not in text and "vmulps" not in text:
+        print(f"FAIL {args.name}: {path} holds no vector code")
+        return False
+    zmm = text.count("%zmm")
+    print(f"{'PASS' if zmm == 0 else 'FAIL'} {args.name}: {zmm} zmm register uses in the {args.mcpu} assembly "
+          f"({text.count('%ymm')} ymm)")
+    return zmm == 0
+
+
 def run_aot(args, dataset: Path, expected_files, rtol: float) -> int:
     """The --aot mode: fluidml compile, the .pb inputs as one raw file, fluidml-aot-run, then compare()."""
-    aot_dir = args.work_dir / f"{args.name}-seed{args.seed}-aot"
+    aot_dir = args.work_dir / (f"{args.name}-seed{args.seed}-aot" + (f"-{args.mcpu}" if args.mcpu else ""))
     if aot_dir.exists():
         shutil.rmtree(aot_dir)
     command = [args.fluidml, "compile", str(dataset / "model.onnx"), "-o", str(aot_dir)]
     if args.threads is not None:
         command += ["--threads", str(args.threads)]
+    if args.mcpu:
+        command += ["--mcpu", args.mcpu]
+    if args.no_zmm:
+        command += ["--dump-asm", str(args.work_dir / f"{args.name}-seed{args.seed}-aot-{args.mcpu}.s")]
     start = time.monotonic()
     compiled = subprocess.run(command, capture_output=True, text=True)
     seconds = time.monotonic() - start
@@ -85,7 +105,12 @@ def run_aot(args, dataset: Path, expected_files, rtol: float) -> int:
         print(f"FAIL {args.name}: fluidml compile exited {compiled.returncode} after {seconds:.1f} s")
         return 1
     print(f"fluidml compile: {seconds:.2f} s")
+    if args.no_zmm and not assembly_ok(args, args.work_dir / f"{args.name}-seed{args.seed}-aot-{args.mcpu}.s"):
+        return 1
     meta = json.loads((aot_dir / "model.json").read_text())
+    if args.mcpu and meta.get("target", {}).get("cpu") != args.mcpu:
+        print(f"FAIL {args.name}: model.json records target {meta.get('target')}, expected cpu {args.mcpu}")
+        return 1
 
     # The raw input file: the compiled model's inputs in its graph order, each matched with its .pb by name.
     try:
@@ -144,6 +169,8 @@ def main() -> int:
     parser.add_argument("--atol", type=float, default=DEFAULT_ATOL)
     parser.add_argument("--tolerance", type=float, help="same as --rtol")
     parser.add_argument("--threads", type=int, help="fluidml's thread count (run --threads / compile --threads)")
+    parser.add_argument("--mcpu", help="the CPU fluidml generates code for (run --mcpu / compile --mcpu)")
+    parser.add_argument("--no-zmm", action="store_true", help="fail when the generated assembly uses zmm registers")
     parser.add_argument("--aot", type=Path, metavar="RUNNER",
                         help="compile ahead of time and run with this fluidml-aot-run instead of `fluidml run`")
     parser.add_argument("--iters", type=int, default=2, help="--aot: timed runs (default 2)")
@@ -158,6 +185,9 @@ def main() -> int:
         return 2
     if args.iters < 1 or args.warmup < 0:
         print("error: --iters must be at least 1 and --warmup non-negative", file=sys.stderr)
+        return 2
+    if args.no_zmm and not args.mcpu:
+        print("error: --no-zmm needs --mcpu", file=sys.stderr)
         return 2
     if args.aot is not None and not (args.aot.is_file() and os.access(args.aot, os.X_OK)):
         print(f"error: --aot {args.aot}: not an executable file", file=sys.stderr)
@@ -177,7 +207,7 @@ def main() -> int:
     if args.aot is not None:
         return run_aot(args, dataset, expected_files, rtol)
 
-    out_dir = args.work_dir / f"{args.name}-seed{args.seed}-out"
+    out_dir = args.work_dir / (f"{args.name}-seed{args.seed}-out" + (f"-{args.mcpu}" if args.mcpu else ""))
     for stale in out_dir.glob("output_*.pb"):
         stale.unlink()
     start = time.monotonic()
@@ -185,6 +215,11 @@ def main() -> int:
                "--outputs", str(out_dir), "--check-plan"]
     if args.threads is not None:
         command += ["--threads", str(args.threads)]
+    if args.mcpu:
+        command += ["--mcpu", args.mcpu, "--check"]
+    if args.no_zmm:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        command += ["--dump-asm", str(out_dir / "model.s")]
     run = subprocess.run(command, capture_output=True, text=True)
     seconds = time.monotonic() - start
     if run.returncode != 0:
@@ -192,6 +227,10 @@ def main() -> int:
         print(f"FAIL {args.name}: fluidml run exited {run.returncode} after {seconds:.1f} s")
         return 1
     print(f"fluidml run: {seconds:.2f} s")
+    if args.mcpu:
+        print("\n".join(line for line in run.stdout.splitlines() if line.startswith("check")))
+    if args.no_zmm and not assembly_ok(args, out_dir / "model.s"):
+        return 1
 
     all_ok = True
     for path in expected_files:
