@@ -31,6 +31,20 @@ Status relayoutKernel(KernelContext &c) {
   return Status::ok();
 }
 
+/// Adds `Relayout(value)` to `layout` (text form) at position `at` of the order; returns the node.
+Expected<ir::NodeId> addRelayoutAt(ir::Graph &graph, ir::ValueId value, const std::string &layout, ptrdiff_t at) {
+  const std::string name = graph.uniqueValueName(graph.value(value).name + "." + layout);
+  const ir::NodeId relayout =
+      graph.addNode(std::string(kRelayout), name, {value}, {name}, {{"layout", layout}}, std::string(kFluidmlDomain));
+  graph.opsetImports.emplace(std::string(kFluidmlDomain), 1);
+  FLUIDML_RETURN_IF_ERROR(inferNodeTypes(graph, relayout).withContext(describeNode(graph.node(relayout))));
+  std::vector<ir::NodeId> order = graph.order();
+  order.pop_back();  // addNode appended it
+  order.insert(order.begin() + at, relayout);
+  graph.setOrder(std::move(order));
+  return relayout;
+}
+
 }  // namespace
 
 bool isRelayout(const ir::Node &node) { return node.domain == kFluidmlDomain && node.opType == kRelayout; }
@@ -53,16 +67,9 @@ Expected<ir::ValueId> insertRelayout(ir::Graph &graph, ir::NodeId nodeId, int op
       }
     }
   }
-  const std::string name = graph.uniqueValueName(graph.value(source).name + "." + text);
-  const ir::NodeId relayout =
-      graph.addNode(std::string(kRelayout), name, {source}, {name}, {{"layout", text}}, std::string(kFluidmlDomain));
-  graph.opsetImports.emplace(std::string(kFluidmlDomain), 1);
-  FLUIDML_RETURN_IF_ERROR(inferNodeTypes(graph, relayout).withContext(describeNode(graph.node(relayout))));
-  // addNode appends; the conversion belongs right before its consumer.
-  std::vector<ir::NodeId> order = graph.order();
-  order.pop_back();
-  order.insert(std::find(order.begin(), order.end(), nodeId), relayout);
-  graph.setOrder(std::move(order));
+  // Right before its consumer.
+  const auto before = std::find(graph.order().begin(), graph.order().end(), nodeId) - graph.order().begin();
+  FLUIDML_ASSIGN_OR_RETURN(const ir::NodeId relayout, addRelayoutAt(graph, source, text, before));
   const ir::ValueId converted = graph.node(relayout).outputs[0];
   graph.setOperand(nodeId, operand, converted);
   return converted;
@@ -75,15 +82,9 @@ Expected<ir::NodeId> relayoutAfterProducer(ir::Graph &graph, ir::ValueId value, 
   const std::vector<ir::Use> uses = graph.value(value).uses;
   graph.value(value).type.layout = produced;
   const std::string text = consumed.toString(graph.value(value).type.rank());
-  const std::string name = graph.uniqueValueName(graph.value(value).name + "." + text);
-  const ir::NodeId relayout =
-      graph.addNode(std::string(kRelayout), name, {value}, {name}, {{"layout", text}}, std::string(kFluidmlDomain));
-  graph.opsetImports.emplace(std::string(kFluidmlDomain), 1);
-  FLUIDML_RETURN_IF_ERROR(inferNodeTypes(graph, relayout).withContext(describeNode(graph.node(relayout))));
-  std::vector<ir::NodeId> order = graph.order();
-  order.pop_back();
-  order.insert(std::find(order.begin(), order.end(), producer) + 1, relayout);
-  graph.setOrder(std::move(order));
+  // Right after its producer.
+  const auto after = std::find(graph.order().begin(), graph.order().end(), producer) - graph.order().begin() + 1;
+  FLUIDML_ASSIGN_OR_RETURN(const ir::NodeId relayout, addRelayoutAt(graph, value, text, after));
   const ir::ValueId converted = graph.node(relayout).outputs[0];
   for (const ir::Use &use : uses) graph.setOperand(use.node, use.operand, converted);
   std::vector<ir::ValueId> outputs = graph.outputs();
