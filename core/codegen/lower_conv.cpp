@@ -901,7 +901,7 @@ Status emitConvTranspose(KernelContext &c) {
   FLUIDML_ASSIGN_OR_RETURN(ops::Window w, ops::convTransposeWindow(c.node, x, wShape));
   for (size_t i = 0; i < w.spatialRank; ++i)
     if (w.out[ops::kMaxSpatialRank - w.spatialRank + i] != c.outputType(0).shape[2 + i])
-      return Status::error("internal error: ConvTranspose geometry disagrees with the inferred output shape");
+      return Status::internal("ConvTranspose geometry disagrees with the inferred output shape");
   ConvShape s;
   s.batch = x[0];
   s.inChannels = x[1];

@@ -328,7 +328,7 @@ Expected<BuiltModule> ModuleEmitter::build(const ModuleBuildOptions &options) {
   pointerTable_ = options.constantPointerTable;
   if (pointerTable_) {
     constantAlignment_ = options.constantAlignment;
-    if (constantAlignment_.size() != capacity) return Status::error("internal error: constant alignments for another graph");
+    if (constantAlignment_.size() != capacity) return Status::internal("constant alignments for another graph");
   }
   if (plan_.storage.size() != capacity) return Status::error("the memory plan was made for another graph");
   pointers_.assign(capacity, nullptr);
@@ -414,7 +414,7 @@ Expected<BuiltModule> ModuleEmitter::build(const ModuleBuildOptions &options) {
   std::string error;
   llvm::raw_string_ostream errorStream(error);
   if (llvm::verifyModule(*module_, &errorStream))
-    return Status::error("internal error: generated LLVM IR does not verify: " + errorStream.str());
+    return Status::internal("generated LLVM IR does not verify: " + errorStream.str());
   built.module = std::move(module_);
   return built;
 }
@@ -600,7 +600,8 @@ Status emitMachineCode(const llvm::Module &module, llvm::TargetMachine &targetMa
   llvm::legacy::PassManager passes;
   const llvm::CodeGenFileType type = assembly ? llvm::CodeGenFileType::AssemblyFile : llvm::CodeGenFileType::ObjectFile;
   if (targetMachine.addPassesToEmitFile(passes, out, nullptr, type))
-    return Status::error("LLVM cannot emit " + std::string(assembly ? "assembly" : "object files") + " for this target");
+    return Status::internal("LLVM cannot emit " + std::string(assembly ? "assembly" : "object files") +
+                            " for this target");
   passes.run(*clone);
   out.flush();
   if (out.has_error()) return Status::error(path + ": write failed");
