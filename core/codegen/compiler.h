@@ -4,6 +4,7 @@
 // host CPU (its features detected); ORC LLJIT once per model.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,8 @@ class CompiledModel {
   /// Kernel scratch allocated with the arena but outside the plan (gathered GEMM panels, conv patches).
   virtual size_t scratchBytes() const = 0;
   virtual size_t weightsBytes() const = 0;
+  /// The strategy each multi-strategy kernel took, by node name ("conv_3" -> "im2col"); see KernelContext.
+  virtual const std::map<std::string, std::string> &kernelStrategies() const = 0;
 };
 
 /// Compiles `graph` (types inferred, order = schedule) with the memory plan into machine code in this process.

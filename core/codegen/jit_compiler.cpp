@@ -92,6 +92,7 @@ class JitModel final : public CompiledModel {
   size_t arenaBytes() const override { return arenaBytes_; }
   size_t scratchBytes() const override { return scratchBytes_; }
   size_t weightsBytes() const override { return weightsBytes_; }
+  const std::map<std::string, std::string> &kernelStrategies() const override { return strategies_; }
 
   std::unique_ptr<llvm::orc::LLJIT> jit_;
   fluidml_entry_fn entry_ = nullptr;
@@ -101,6 +102,7 @@ class JitModel final : public CompiledModel {
   size_t arenaBytes_ = 0;
   size_t scratchBytes_ = 0;
   size_t weightsBytes_ = 0;
+  std::map<std::string, std::string> strategies_;
   std::unique_ptr<runtime::ThreadPool> pool_;
   fluidml_runtime runtime_;
   std::vector<ir::TensorType> inputTypes_, outputTypes_;
@@ -309,6 +311,7 @@ Expected<std::unique_ptr<CompiledModel>> compileJitWith(const ir::Graph &graph, 
   }
 
   model->weightsBytes_ = weightsBytes;
+  model->strategies_ = std::move(built.strategies);
   model->arenaBytes_ = plan.arenaBytes;
   model->scratchBytes_ = built.stateBytes;
   model->arena_ = allocateAligned(built.allocationBytes());

@@ -118,6 +118,7 @@ class ModuleEmitter {
   std::vector<int> kernelReadsLeft_;  // by value id: kernels still to build that read the constant
   std::vector<bool> readRaw_;         // by value id: something reads the constant as it is
   DerivedWeights derivedWeights_;
+  std::map<std::string, std::string> strategies_;  // BuiltModule::strategies
 };
 
 uint64_t ModuleEmitter::alignmentOf(ir::ValueId value) const {
@@ -238,6 +239,7 @@ Status ModuleEmitter::emitKernel(const ir::Node &node) {
   }
   Status status = lowering->emit(kc);
   if (!status.isOk()) return status.withContext(nodeContext(node));
+  if (!kc.strategy.empty()) strategies_[node.name] = kc.strategy;
   if (kb.GetInsertBlock()->getTerminator() == nullptr) kb.CreateRetVoid();
   call = passGlobalsAsArguments(kernel, call);
   noteConstantReads(node, call);
@@ -410,6 +412,7 @@ Expected<BuiltModule> ModuleEmitter::build(const ModuleBuildOptions &options) {
   built.weights = bindWeights();
   built.stateOffset = alignUp(plan_.arenaBytes, 64);
   built.stateBytes = placeStateInArena(built.stateOffset);
+  built.strategies = std::move(strategies_);
 
   std::string error;
   llvm::raw_string_ostream errorStream(error);
