@@ -345,9 +345,9 @@ class FuseEpiloguesPass final : public pass::Pass {
     // The chain was checked with parseEpilogue; a different type here is a bug of this pass or of the type rule.
     Status inferred = ops::inferNodeTypes(graph, fusedId);
     if (!inferred.isOk())
-      return inferred.withContext("fuse-epilogues: internal error: " + ops::describeNode(graph.node(fusedId)));
+      return Status::internal("fuse-epilogues: " + ops::describeNode(graph.node(fusedId)) + ": " + inferred.message());
     if (!(graph.value(chain.result).type == expected))
-      return Status::error("fuse-epilogues: internal error: " + ops::describeNode(graph.node(fusedId)) + " gives " +
+      return Status::internal("fuse-epilogues: " + ops::describeNode(graph.node(fusedId)) + " gives " +
                            graph.value(chain.result).type.toString() + " instead of " + expected.toString());
     return fusedId;
   }

@@ -28,7 +28,7 @@ Expected<int> legalizeLayouts(ir::Graph &graph, const LayoutAcceptance &accepts)
     }
     Status accepted = accepts(graph, graph.node(id));
     if (!accepted.isOk())
-      return Status::error(ops::describeNode(graph.node(id)) + ": no Relayout makes its layouts readable: " +
+      return Status::internal(ops::describeNode(graph.node(id)) + ": no Relayout makes its layouts readable: " +
                            accepted.message());
   }
   return inserted;

@@ -41,7 +41,7 @@ class MemoryPlanPass final : public pass::Pass {
     FLUIDML_ASSIGN_OR_RETURN(analysis::MemoryPlan plan, analysis::planMemory(graph, options_));
     // The checker failing means the planner is wrong, not the model.
     Status checked = analysis::checkMemoryPlan(graph, plan);
-    if (!checked.isOk()) return Status::error("internal error: " + checked.message());
+    if (!checked.isOk()) return Status::internal("the memory plan fails its checker: " + checked.message());
     pass::PassResult result;
     result.stats["arena_bytes"] = static_cast<double>(plan.arenaBytes);
     result.stats["lower_bound_bytes"] = static_cast<double>(plan.lowerBoundBytes);

@@ -19,6 +19,8 @@ const pass::PassRegistry &standardPassRegistry() {
           createSchedulePass);
     r.add("memory-plan", "place every intermediate tensor in one arena by lifetimes (naive, greedy-size, best-of)",
           createMemoryPlanPass);
+    r.add("test-perturb-constant", "for tests only, deliberately wrong: adds 1 to one element of a weight",
+          createTestPerturbConstantPass);
     return r;
   }();
   return registry;

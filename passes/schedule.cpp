@@ -49,7 +49,7 @@ class SchedulePass final : public pass::Pass {
     analysis::MemoryAwareSchedule schedule = analysis::scheduleMemoryAware(graph);
     // The schedulers only reorder; anything else is a bug in them, not in the model.
     if (!analysis::isTopologicalOrder(graph, schedule.order))
-      return Status::error("internal error: the '" + schedule.winner + "' schedule is not a topological order");
+      return Status::internal("the '" + schedule.winner + "' schedule is not a topological order");
     result.changed = schedule.order != graph.order();
     result.stats["import_peak_bytes"] = static_cast<double>(schedule.importPeakBytes);
     result.stats["peak_bytes"] = static_cast<double>(schedule.peakBytes);

@@ -34,14 +34,14 @@ size_t peakRssBytes() {
 }  // namespace
 
 int benchCommand(const CliOptions &options) {
-  if (options.positional.empty()) return reportUserError(Status::error("bench: missing MODEL"));
+  if (options.positional.empty()) return reportError(Status::error("bench: missing MODEL"));
   auto prepared = prepareModel(options);
-  if (!prepared) return reportUserError(prepared.status());
+  if (!prepared) return reportError(prepared.status());
   const std::string &model = options.positional[0];
   codegen::setJitCacheEnabled(false);  // compile_ms times a real compilation
   // bench only runs the compiled code: the weights it reads packed are freed from the graph as they are packed.
   auto compiled = codegen::compileJitReleasingPackedConstants(prepared->graph, prepared->plan, compileOptionsFrom(options));
-  if (!compiled) return reportCompileError(compiled.status(), model);
+  if (!compiled) return reportError(compiled.status().withContext(model));
   codegen::CompiledModel &runner = **compiled;
 
   const std::vector<ir::Tensor> inputs = makeRandomInputs(prepared->graph, options.seed);
@@ -49,7 +49,7 @@ int benchCommand(const CliOptions &options) {
   for (const ir::TensorType &type : runner.outputTypes()) outputs.push_back(ir::Tensor::zeros(type.dtype, type.shape));
   for (int i = 0; i < options.warmup; ++i) {
     Status status = runner.run(inputs, outputs);
-    if (!status.isOk()) return reportUserError(status.withContext(model));
+    if (!status.isOk()) return reportError(status.withContext(model));
   }
   std::vector<double> times;
   times.reserve(static_cast<size_t>(options.iters));
@@ -57,7 +57,7 @@ int benchCommand(const CliOptions &options) {
     const auto start = std::chrono::steady_clock::now();
     Status status = runner.run(inputs, outputs);
     times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-    if (!status.isOk()) return reportUserError(status.withContext(model));
+    if (!status.isOk()) return reportError(status.withContext(model));
   }
   std::vector<double> sorted = times;
   std::sort(sorted.begin(), sorted.end());

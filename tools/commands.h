@@ -9,6 +9,7 @@
 namespace fluidml::cli {
 
 inline constexpr int kExitOk = 0;
+inline constexpr int kExitInternalError = 1;
 inline constexpr int kExitUserError = 2;
 
 int inspectCommand(const CliOptions &options);
@@ -22,10 +23,9 @@ int benchCommand(const CliOptions &options);
 
 /// Imports the model named by the first positional argument with the --shape options.
 Expected<ir::Graph> loadModel(const CliOptions &options);
-/// Prints "fluidml: error: MESSAGE" to stderr and returns kExitUserError.
-int reportUserError(const Status &status);
-
-inline constexpr int kExitInternalError = 1;
+/// Prints a failure to stderr and returns its exit code: "fluidml: error: MESSAGE" and kExitUserError for a
+/// user error, "fluidml: internal error: MESSAGE" and kExitInternalError for a bug in fluidml (Status::internal).
+int reportError(const Status &status);
 
 /// A model after the pipeline: the rewritten graph and its memory plan (the pipeline's, or the default planner's
 /// when the pipeline has no memory-plan pass).
@@ -35,11 +35,9 @@ struct PreparedModel {
   std::string pipelineName;
   double pipelineMilliseconds = 0;
 };
-/// loadModel + the --pipeline passes + a plan. Errors are user errors and name the model.
+/// loadModel + the --pipeline passes + a plan. Errors name the model.
 Expected<PreparedModel> prepareModel(const CliOptions &options);
 /// --threads, --dump-ir, --dump-asm as compiler options.
 codegen::CompileOptions compileOptionsFrom(const CliOptions &options);
-/// Reports a compiler failure: LLVM/internal failures exit 1, the rest (unsupported ops, ...) are user errors.
-int reportCompileError(const Status &status, const std::string &model);
 
 }  // namespace fluidml::cli

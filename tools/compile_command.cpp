@@ -2,7 +2,6 @@
 // weights.bin and model.json (see core/codegen/compiler.h). Also the model preparation shared by run and bench.
 #include <chrono>
 #include <cstdio>
-#include <iostream>
 
 #include "tools/commands.h"
 #include "tools/compile_pipeline.h"
@@ -34,23 +33,14 @@ codegen::CompileOptions compileOptionsFrom(const CliOptions &options) {
   return compile;
 }
 
-int reportCompileError(const Status &status, const std::string &model) {
-  const std::string &message = status.message();
-  if (message.rfind("internal error", 0) == 0 || message.rfind("LLVM", 0) == 0) {
-    std::cerr << "fluidml: internal error: " << model << ": " << message << '\n';
-    return kExitInternalError;
-  }
-  return reportUserError(status.withContext(model));
-}
-
 int compileCommand(const CliOptions &options) {
-  if (options.positional.empty()) return reportUserError(Status::error("compile: missing MODEL"));
-  if (!options.outputDir) return reportUserError(Status::error("compile: missing -o DIR"));
+  if (options.positional.empty()) return reportError(Status::error("compile: missing MODEL"));
+  if (!options.outputDir) return reportError(Status::error("compile: missing -o DIR"));
   auto prepared = prepareModel(options);
-  if (!prepared) return reportUserError(prepared.status());
+  if (!prepared) return reportError(prepared.status());
   const auto start = std::chrono::steady_clock::now();
   Status status = codegen::compileAot(prepared->graph, prepared->plan, *options.outputDir, compileOptionsFrom(options));
-  if (!status.isOk()) return reportCompileError(status, options.positional[0]);
+  if (!status.isOk()) return reportError(status.withContext(options.positional[0]));
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   std::printf("compiled %s (pipeline '%s') into %s in %.1f ms: libmodel.so, model.h, weights.bin, model.json\n",
               options.positional[0].c_str(), prepared->pipelineName.c_str(), options.outputDir->c_str(), ms);

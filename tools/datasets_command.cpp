@@ -22,15 +22,15 @@ int datasetsCommand(const CliOptions &options) {
     args.insert(args.end(), {"--seed", std::to_string(options.seed)});
     if (options.force) args.push_back("--force");
   } else {
-    return reportUserError(Status::error("usage: fluidml datasets make NAME [-o DIR] [--seed N] [--force] | "
+    return reportError(Status::error("usage: fluidml datasets make NAME [-o DIR] [--seed N] [--force] | "
                                          "fluidml datasets list"));
   }
   std::error_code ec;
   if (!std::filesystem::exists(script, ec))
-    return reportUserError(Status::error("the dataset generators are missing: " + script));
+    return reportError(Status::error("the dataset generators are missing: " + script));
   std::cout.flush();
   pid_t child = fork();
-  if (child < 0) return reportUserError(Status::error("cannot start " + std::string(FLUIDML_PYTHON)));
+  if (child < 0) return reportError(Status::error("cannot start " + std::string(FLUIDML_PYTHON)));
   if (child == 0) {
     std::vector<char *> argv;
     for (std::string &a : args) argv.push_back(a.data());

@@ -31,7 +31,7 @@ std::string humanCount(double count, const char *unit) {
 
 int inspectCommand(const CliOptions &options) {
   auto graph = loadModel(options);
-  if (!graph) return reportUserError(graph.status());
+  if (!graph) return reportError(graph.status());
   const analysis::ModelStats stats = analysis::computeModelStats(*graph);
 
   std::cout << "model:      " << options.positional[0] << "\n";

@@ -17,9 +17,10 @@ commands:
                                 compile with the pipeline and LLVM (JIT) and run from its memory plan; DIR holds
                                 input_K.pb / output_K.pb (ONNX test-data layout); without --inputs, deterministic
                                 random inputs of valid ranges; --check compares with the reference interpreter
-                                (prints max abs diff; over 1e-4 |e| + 1e-5 max(1, max |e|): exit 1); --interpret runs the
-                                reference interpreter instead; --check-plan runs the interpreter with and
-                                without the plan and requires bit-identical outputs
+                                on the graph as imported, before any pass (prints max abs diff; over 1e-4 |e| +
+                                1e-5 max(1, max |e|): exit 1); --interpret runs the reference interpreter
+                                instead (with --check: on the pipeline's graph); --check-plan runs the
+                                interpreter with and without the plan and requires bit-identical outputs
   compile MODEL -o DIR [--threads N] [--mcpu NAME] [--target TRIPLE]
                                 ahead-of-time: DIR/libmodel.so (C API in DIR/model.h, no LLVM needed at run
                                 time), DIR/weights.bin (memory-mapped), DIR/model.json (tensor metadata and the
@@ -60,7 +61,7 @@ int main(int argc, char **argv) {
   using namespace fluidml::cli;
   try {
     auto options = parseCommandLine(argc - 1, argv + 1);
-    if (!options) return reportUserError(options.status());
+    if (!options) return reportError(options.status());
     if (options->help || options->command.empty() || options->command == "help") {
       std::cout << kUsage;
       return options->command.empty() && !options->help ? kExitUserError : kExitOk;
@@ -73,7 +74,7 @@ int main(int argc, char **argv) {
     if (options->command == "datasets") return datasetsCommand(*options);
     if (options->command == "compile") return compileCommand(*options);
     if (options->command == "bench") return benchCommand(*options);
-    return reportUserError(fluidml::Status::error("unknown command '" + options->command + "' (see fluidml --help)"));
+    return reportError(fluidml::Status::error("unknown command '" + options->command + "' (see fluidml --help)"));
   } catch (const std::bad_alloc &) {
     std::cerr << "fluidml: internal error: out of memory\n";
     return 1;

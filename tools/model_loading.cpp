@@ -12,7 +12,11 @@ Expected<ir::Graph> loadModel(const CliOptions &options) {
   return onnxio::importModelFile(options.positional[0], importOptions);
 }
 
-int reportUserError(const Status &status) {
+int reportError(const Status &status) {
+  if (status.isInternal()) {
+    std::cerr << "fluidml: internal error: " << status.message() << '\n';
+    return kExitInternalError;
+  }
   std::cerr << "fluidml: error: " << status.message() << '\n';
   return kExitUserError;
 }

@@ -62,21 +62,21 @@ nlohmann::json planJson(const PlanRun &run) {
 
 int planCommand(const CliOptions &options) {
   auto imported = loadModel(options);
-  if (!imported) return reportUserError(imported.status());
+  if (!imported) return reportError(imported.status());
   auto spec = resolvePipeline(options.pipeline);
-  if (!spec) return reportUserError(spec.status());
+  if (!spec) return reportError(spec.status());
 
   // The pipeline as written (this run alone writes --trace).
   auto main = planWith(*imported, *spec, options);
-  if (!main) return reportUserError(main.status());
+  if (!main) return reportError(main.status());
   CliOptions quiet = options;
   quiet.trace.reset();
   auto importOrder = planWith(*imported, withImportOrder(*spec), quiet);
-  if (!importOrder) return reportUserError(importOrder.status());
+  if (!importOrder) return reportError(importOrder.status());
   std::vector<PlanRun> perPlanner;
   for (const char *planner : kPlanners) {
     auto run = planWith(*imported, withPlanner(*spec, planner), quiet);
-    if (!run) return reportUserError(run.status());
+    if (!run) return reportError(run.status());
     perPlanner.push_back(std::move(run).value());
   }
   const size_t weightsBytes = analysis::computeModelStats(*imported).parameterBytes;

@@ -2,9 +2,10 @@
 // executes it as machine code (LLVM JIT, --threads N) from the pipeline's memory plan, or with --interpret in
 // the reference interpreter from the same plan; inputs in ONNX test-data layout (input_K.pb) or deterministic
 // random inputs; prints a summary of each output and optionally writes them as output_K.pb. --check compares
-// the compiled outputs with the interpreter (|a - e| <= 1e-4 |e| + 1e-5 max(1, max |e|)); --check-plan runs
-// the interpreter with and without the plan and requires bit-identical outputs (the proof that the plan is
-// valid).
+// the outputs (compiled, or interpreted with --interpret) with the interpreter run on the graph as imported,
+// before any pass, so that a miscompiling pass is caught too (|a - e| <= 1e-4 |e| + 1e-5 max(1, max |e|));
+// --check-plan runs the interpreter on the pipeline's graph with and without the plan and requires
+// bit-identical outputs (the proof that the plan is valid).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -86,25 +87,28 @@ void printSummary(const std::string &name, const ir::Tensor &t) {
 
 int runCommand(const CliOptions &options) {
   auto graph = loadModel(options);
-  if (!graph) return reportUserError(graph.status());
+  if (!graph) return reportError(graph.status());
 
   std::vector<ir::Tensor> inputs;
   if (options.inputsDir) {
     auto files = readNumberedTensors(*options.inputsDir, "input_");
-    if (!files) return reportUserError(files.status());
+    if (!files) return reportError(files.status());
     auto matched = matchInputs(*graph, std::move(files).value(), *options.inputsDir);
-    if (!matched) return reportUserError(matched.status());
+    if (!matched) return reportError(matched.status());
     inputs = std::move(matched).value();
   } else {
     inputs = makeRandomInputs(*graph, options.seed);
   }
   Status inputsOk = interp::checkInputs(*graph, inputs);
-  if (!inputsOk.isOk()) return reportUserError(inputsOk.withContext(options.positional[0]));
+  if (!inputsOk.isOk()) return reportError(inputsOk.withContext(options.positional[0]));
 
   auto spec = resolvePipeline(options.pipeline);
-  if (!spec) return reportUserError(spec.status());
+  if (!spec) return reportError(spec.status());
+  // --check's reference: the passes must not change what the model computes.
+  std::optional<ir::Graph> imported;
+  if (options.check) imported = graph->clone();
   auto compiled = runPipeline(*graph, *spec, options);
-  if (!compiled) return reportUserError(compiled.status().withContext(options.positional[0]));
+  if (!compiled) return reportError(compiled.status().withContext(options.positional[0]));
   const analysis::MemoryPlan *plan = passes::memoryPlan(compiled->context.analyses);
 
   std::vector<ir::Tensor> outputs;
@@ -114,7 +118,7 @@ int runCommand(const CliOptions &options) {
     auto start = std::chrono::steady_clock::now();
     auto interpreted = interpreter.run(inputs);
     ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (!interpreted) return reportUserError(interpreted.status().withContext(options.positional[0]));
+    if (!interpreted) return reportError(interpreted.status().withContext(options.positional[0]));
     outputs = std::move(interpreted).value();
     std::printf("ran %s with the reference interpreter in %.1f ms (%s inputs, pipeline '%s')\n",
                 options.positional[0].c_str(), ms, options.inputsDir ? options.inputsDir->c_str() : "random",
@@ -123,17 +127,17 @@ int runCommand(const CliOptions &options) {
     std::optional<analysis::MemoryPlan> defaultPlan;
     if (plan == nullptr) {  // a pipeline without memory-plan: the default planner
       auto planned = analysis::planMemory(*graph, analysis::MemoryPlanOptions{});
-      if (!planned) return reportUserError(planned.status().withContext(options.positional[0]));
+      if (!planned) return reportError(planned.status().withContext(options.positional[0]));
       defaultPlan = std::move(planned).value();
       plan = &*defaultPlan;
     }
     auto model = codegen::compileJit(*graph, *plan, compileOptionsFrom(options));
-    if (!model) return reportCompileError(model.status(), options.positional[0]);
+    if (!model) return reportError(model.status().withContext(options.positional[0]));
     for (const ir::TensorType &type : (*model)->outputTypes()) outputs.push_back(ir::Tensor::zeros(type.dtype, type.shape));
     auto start = std::chrono::steady_clock::now();
     Status ran = (*model)->run(inputs, outputs);
     ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (!ran.isOk()) return reportUserError(ran.withContext(options.positional[0]));
+    if (!ran.isOk()) return reportError(ran.withContext(options.positional[0]));
     std::printf("ran %s compiled in %.3f ms (compile %.1f ms%s, %d thread%s, %s inputs, pipeline '%s')\n",
                 options.positional[0].c_str(), ms, (*model)->compileMilliseconds(),
                 codegen::lastJitCompileWasCached() ? " from the JIT cache" : "", options.threads,
@@ -144,9 +148,14 @@ int runCommand(const CliOptions &options) {
     std::printf("memory plan: %s, arena %zu bytes (lower bound %zu, efficiency %.2f%%), %d in place, %d views\n",
                 plan->planner.c_str(), plan->arenaBytes, plan->lowerBoundBytes, 100.0 * plan->efficiency(),
                 plan->inPlaceReuses, plan->viewReuses);
-  if (options.check && !options.interpret) {
-    auto reference = interp::Interpreter(*graph).run(inputs);
-    if (!reference) return reportUserError(reference.status().withContext(options.positional[0]));
+  if (options.check) {
+    auto reference = interp::Interpreter(*imported).run(inputs);
+    if (!reference) return reportError(reference.status().withContext(options.positional[0]));
+    if (reference->size() != outputs.size()) {
+      std::fprintf(stderr, "fluidml: internal error: the pipeline's graph has %zu outputs, the imported one %zu\n",
+                   outputs.size(), reference->size());
+      return kExitInternalError;
+    }
     constexpr double kRtol = 1e-4, kAtol = 1e-5;
     bool pass = true;
     for (size_t i = 0; i < outputs.size(); ++i) {
@@ -171,24 +180,27 @@ int runCommand(const CliOptions &options) {
                   bad == 0 ? "" : ("  (" + std::to_string(bad) + " elements over tolerance)").c_str());
       pass = pass && bad == 0;
     }
+    const char *what = options.interpret ? "interpreted" : "compiled";
     if (!pass) {
       std::fprintf(stderr,
-                   "fluidml: internal error: compiled outputs differ from the interpreter beyond rtol %g, atol %g x "
-                   "max(1, max |output|)\n",
-                   kRtol, kAtol);
+                   "fluidml: internal error: %s outputs differ from the interpreter on the imported graph beyond "
+                   "rtol %g, atol %g x max(1, max |output|)\n",
+                   what, kRtol, kAtol);
       return kExitInternalError;
     }
-    std::printf("check: compiled outputs match the interpreter (rtol %g, atol %g x max(1, max |output|))\n", kRtol, kAtol);
+    std::printf("check: %s outputs match the interpreter on the imported graph (rtol %g, atol %g x max(1, max "
+                "|output|))\n",
+                what, kRtol, kAtol);
   }
   if (options.checkPlan) {
     auto planned = interp::Interpreter(*graph, plan).run(inputs);
-    if (!planned) return reportUserError(planned.status().withContext(options.positional[0]));
+    if (!planned) return reportError(planned.status().withContext(options.positional[0]));
     auto unplanned = interp::Interpreter(*graph).run(inputs);
-    if (!unplanned) return reportUserError(unplanned.status().withContext(options.positional[0]));
+    if (!unplanned) return reportError(unplanned.status().withContext(options.positional[0]));
     for (size_t i = 0; i < planned->size(); ++i)
       if (!(*planned)[i].identicalTo((*unplanned)[i])) {
         std::fprintf(stderr, "fluidml: internal error: output %zu differs between planned and unplanned execution\n", i);
-        return 1;
+        return kExitInternalError;
       }
     std::printf("check-plan: planned execution is bit-identical to unplanned execution (%zu outputs)\n",
                 planned->size());
@@ -200,11 +212,11 @@ int runCommand(const CliOptions &options) {
     // Everything is computed before the first byte is written; each file is written atomically.
     std::error_code ec;
     fs::create_directories(*options.outputsDir, ec);
-    if (ec) return reportUserError(Status::error("cannot create '" + *options.outputsDir + "': " + ec.message()));
+    if (ec) return reportError(Status::error("cannot create '" + *options.outputsDir + "': " + ec.message()));
     for (size_t i = 0; i < outputs.size(); ++i) {
       std::string path = (fs::path(*options.outputsDir) / ("output_" + std::to_string(i) + ".pb")).string();
       Status written = onnxio::writeTensorFile(outputs[i], graph->value(graph->outputs()[i]).name, path);
-      if (!written.isOk()) return reportUserError(written);
+      if (!written.isOk()) return reportError(written);
     }
     std::printf("wrote %zu outputs to %s\n", outputs.size(), options.outputsDir->c_str());
   }

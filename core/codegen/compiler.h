@@ -4,6 +4,7 @@
 // target CPU (the host's by default, its features detected); ORC LLJIT once per model.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +40,8 @@ class CompiledModel {
   /// The planned tensors' bytes (arenaBytes() of them, at the memory plan's offsets), as the last run left
   /// them: for tests that inspect physical layouts (padding lanes) and for memory views.
   virtual uint8_t *arenaData() = 0;
+  /// The strategy each multi-strategy kernel took, by node name ("conv_3" -> "im2col"); see KernelContext.
+  virtual const std::map<std::string, std::string> &kernelStrategies() const = 0;
 };
 
 /// Compiles `graph` (types inferred, order = schedule) with the memory plan into machine code in this process.

@@ -93,6 +93,7 @@ class JitModel final : public CompiledModel {
   size_t scratchBytes() const override { return scratchBytes_; }
   size_t weightsBytes() const override { return weightsBytes_; }
   uint8_t *arenaData() override { return arena_.get(); }
+  const std::map<std::string, std::string> &kernelStrategies() const override { return strategies_; }
 
   std::unique_ptr<llvm::orc::LLJIT> jit_;
   fluidml_entry_fn entry_ = nullptr;
@@ -102,6 +103,7 @@ class JitModel final : public CompiledModel {
   size_t arenaBytes_ = 0;
   size_t scratchBytes_ = 0;
   size_t weightsBytes_ = 0;
+  std::map<std::string, std::string> strategies_;
   std::unique_ptr<runtime::ThreadPool> pool_;
   fluidml_runtime runtime_;
   std::vector<ir::TensorType> inputTypes_, outputTypes_;
@@ -156,7 +158,7 @@ Expected<std::unique_ptr<llvm::MemoryBuffer>> emitObject(llvm::Module &module, l
   llvm::raw_svector_ostream os(bytes);
   llvm::legacy::PassManager passes;
   if (targetMachine.addPassesToEmitFile(passes, os, nullptr, llvm::CodeGenFileType::ObjectFile))
-    return Status::error("LLVM cannot emit object files for this target");
+    return Status::internal("LLVM cannot emit object files for this target");
   passes.run(module);
   return std::unique_ptr<llvm::MemoryBuffer>(
       std::make_unique<llvm::SmallVectorMemoryBuffer>(std::move(bytes), "fluidml-model.o", false));
@@ -185,28 +187,28 @@ void storeInCache(const std::string &dir, const std::string &key, const llvm::Me
 Expected<fluidml_entry_fn> linkObject(std::unique_ptr<llvm::orc::LLJIT> &jitOut, const std::string &cpu,
                                       std::unique_ptr<llvm::MemoryBuffer> object) {
   llvm::Expected<llvm::orc::JITTargetMachineBuilder> machineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
-  if (!machineBuilder) return Status::error("LLVM JIT: " + errorText(machineBuilder.takeError()));
+  if (!machineBuilder) return Status::internal("LLVM JIT: " + errorText(machineBuilder.takeError()));
   machineBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
   machineBuilder->setCPU(cpu);
   llvm::Expected<std::unique_ptr<llvm::orc::LLJIT>> jit =
       llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(*machineBuilder)).create();
-  if (!jit) return Status::error("LLVM JIT: " + errorText(jit.takeError()));
+  if (!jit) return Status::internal("LLVM JIT: " + errorText(jit.takeError()));
   llvm::orc::LLJIT &lljit = **jit;
   llvm::orc::JITDylib &dylib = lljit.getMainJITDylib();
   auto processSymbols = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
       lljit.getDataLayout().getGlobalPrefix());
-  if (!processSymbols) return Status::error("LLVM JIT: " + errorText(processSymbols.takeError()));
+  if (!processSymbols) return Status::internal("LLVM JIT: " + errorText(processSymbols.takeError()));
   dylib.addGenerator(std::move(*processSymbols));
   llvm::orc::SymbolMap runtimeSymbols;
   runtimeSymbols[lljit.mangleAndIntern("fluidml_parallel_for")] = llvm::orc::ExecutorSymbolDef(
       llvm::orc::ExecutorAddr::fromPtr(&fluidml_parallel_for),
       llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
   if (llvm::Error error = dylib.define(llvm::orc::absoluteSymbols(std::move(runtimeSymbols))))
-    return Status::error("LLVM JIT: " + errorText(std::move(error)));
+    return Status::internal("LLVM JIT: " + errorText(std::move(error)));
   if (llvm::Error error = lljit.addObjectFile(std::move(object)))
-    return Status::error("LLVM JIT: " + errorText(std::move(error)));
+    return Status::internal("LLVM JIT: " + errorText(std::move(error)));
   llvm::Expected<llvm::orc::ExecutorAddr> entry = lljit.lookup("fluidml_model_run");
-  if (!entry) return Status::error("LLVM JIT: " + errorText(entry.takeError()));
+  if (!entry) return Status::internal("LLVM JIT: " + errorText(entry.takeError()));
   jitOut = std::move(*jit);
   return entry->toPtr<fluidml_entry_fn>();
 }
@@ -314,6 +316,7 @@ Expected<std::unique_ptr<CompiledModel>> compileJitWith(const ir::Graph &graph, 
   }
 
   model->weightsBytes_ = weightsBytes;
+  model->strategies_ = std::move(built.strategies);
   model->arenaBytes_ = plan.arenaBytes;
   model->scratchBytes_ = built.stateBytes;
   model->arena_ = allocateAligned(built.allocationBytes());

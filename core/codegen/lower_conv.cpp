@@ -635,11 +635,13 @@ Status emitConv(KernelContext &c) {
   s.groupOut = s.outChannels / s.group;
   if (c.outputType(0).numel() == 0) return Status::ok();
   if (c.outputType(0).dtype != ir::DType::Float32) {
+    c.strategy = "scalar";
     emitConvScalar(c, w, s);
     return Status::ok();
   }
   KernelBuilder &b = c.b;
   if (s.groupIn == 1) {
+    c.strategy = "depthwise";
     WindowSweep sweep;
     sweep.kind = WindowSweep::Kind::Conv;
     sweep.window = w;
@@ -661,16 +663,19 @@ Status emitConv(KernelContext &c) {
   const bool constantWeights = c.constantInput(1) != nullptr;
 
   if (!pointwise && directConvApplies(b, w, constantWeights)) {
+    c.strategy = "implicit-gemm";
     emitConvDirect(c, w, s);
     return Status::ok();
   }
   if (smallPlaneApplies(b, w, s, constantWeights, pointwise)) {
+    c.strategy = "small-plane";
     emitConvSmallPlane(c, w, s);
     return Status::ok();
   }
 
   if (pointwise && positions == 1 && s.group == 1) {
     // Y[n, :] = X[n, :] W^T: the output channels become the vectorized GEMM columns.
+    c.strategy = "single-position";
     GemmSpec g;
     g.m = s.batch;
     g.n = s.outChannels;
@@ -752,6 +757,7 @@ Status emitConv(KernelContext &c) {
   // Fused steps: rows are the group's output channels, columns positions, batch (image, group).
   fuseSteps(c, g, convOperandLayout(positions, g.batch.cStrides, 1, 0, g.batch.biasStrides));
   g.name = "conv";
+  c.strategy = pointwise ? "pointwise" : "im2col";
   gemm::emitGemm(b, g);
   return Status::ok();
 }
@@ -902,7 +908,7 @@ Status emitConvTranspose(KernelContext &c) {
   FLUIDML_ASSIGN_OR_RETURN(ops::Window w, ops::convTransposeWindow(c.node, x, wShape));
   for (size_t i = 0; i < w.spatialRank; ++i)
     if (w.out[ops::kMaxSpatialRank - w.spatialRank + i] != c.outputType(0).shape[2 + i])
-      return Status::error("internal error: ConvTranspose geometry disagrees with the inferred output shape");
+      return Status::internal("ConvTranspose geometry disagrees with the inferred output shape");
   ConvShape s;
   s.batch = x[0];
   s.inChannels = x[1];
@@ -911,7 +917,9 @@ Status emitConvTranspose(KernelContext &c) {
   s.groupOut = wShape[1];
   s.outChannels = s.groupOut * s.group;
   if (c.outputType(0).numel() == 0) return Status::ok();
-  if (c.outputType(0).dtype != ir::DType::Float32 || c.inputType(0).numel() == 0)
+  const bool scalar = c.outputType(0).dtype != ir::DType::Float32 || c.inputType(0).numel() == 0;
+  c.strategy = scalar ? "scalar" : "gemm-col2im";
+  if (scalar)
     emitConvTransposeScalar(c, w, s);
   else
     emitConvTransposeGemm(c, w, s);

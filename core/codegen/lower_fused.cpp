@@ -82,7 +82,7 @@ Status emitFused(KernelContext &c) {
   for (const ops::EpilogueStep &step : steps)
     epilogue.operands.push_back(step.operand >= 0 ? c.inputs[static_cast<size_t>(step.operand)] : nullptr);
   const LoweringEntry *base = LoweringTable::instance().find("", ops::baseOpOf(c.node));
-  if (base == nullptr) return Status::error("internal error: no lowering for " + std::string(ops::baseOpOf(c.node)));
+  if (base == nullptr) return Status::internal("no lowering for " + std::string(ops::baseOpOf(c.node)));
   c.epilogue = &epilogue;
   c.epilogueApplied = false;
   Status status = base->emit(c);

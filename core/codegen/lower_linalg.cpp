@@ -116,6 +116,16 @@ OperandB stridedB(KernelContext &c, size_t input, llvm::Value *base, int64_t cou
   return operand;
 }
 
+/// The strategy of a float32 product, named by how the GEMM reads B (KernelContext::strategy).
+std::string gemmStrategy(const GemmSpec &s) {
+  switch (s.b.kind) {
+    case OperandB::Kind::Panels: return "gemm-packed-b";
+    case OperandB::Kind::Rows: return "gemm-rows-b";
+    case OperandB::Kind::Fill: return "gemm-gathered-b";
+  }
+  return "gemm";
+}
+
 // ---- MatMul -----------------------------------------------------------------------------------------------
 
 struct MatMulDims {
@@ -218,6 +228,7 @@ Status emitMatMul(KernelContext &c) {
     emitZeroFill(c.b, dtype, c.outputs[0], outType.numel());
     emitScalarProduct(c.b, dtype, m, d.n, d.k, batch, c.inputs[0], aRow, aK, c.inputs[1], bK, bN, c.outputs[0],
                       ldc, 1.0f);
+    c.strategy = "scalar";
     return Status::ok();
   }
   GemmSpec s;
@@ -243,6 +254,7 @@ Status emitMatMul(KernelContext &c) {
     if (!sharedB) o.batchStrides = full ? batch.cStrides : std::vector<int64_t>(batch.shape.size(), 0);
     return o;
   });
+  c.strategy = gemmStrategy(s);
   gemm::emitGemm(c.b, s);
   return Status::ok();
 }
@@ -285,6 +297,7 @@ Status emitGemmOp(KernelContext &c) {
     }, "i");
     emitScalarProduct(b, dtype, m, n, k, gemm::Batch{}, c.inputs[0], aRow, aK, c.inputs[1], bK, bN, c.outputs[0], n,
                       alpha);
+    c.strategy = "scalar";
     return Status::ok();
   }
   GemmSpec s;
@@ -306,6 +319,7 @@ Status emitGemmOp(KernelContext &c) {
     s.epilogue.biasColStride = biasStrides[1];
   }
   s.name = "gemm";
+  c.strategy = gemmStrategy(s);
   gemm::emitGemm(c.b, s);
   return Status::ok();
 }
@@ -527,6 +541,7 @@ bool emitEinsumGemm(KernelContext &c, const Einsum &e) {
   s.c = c.outputs[0];
   s.ldc = m == 1 ? 0 : strideOf(outStrides, mLabels);
   s.name = "einsum";
+  c.strategy = gemmStrategy(s);
   gemm::emitGemm(c.b, s);
   return true;
 }
@@ -539,6 +554,7 @@ Status emitEinsum(KernelContext &c) {
   bool anyEmpty = false;
   for (const ir::Shape &shape : shapes) anyEmpty = anyEmpty || ir::shapeNumel(shape) == 0;
   if (!anyEmpty && emitEinsumGemm(c, e)) return Status::ok();
+  c.strategy = "loops";
   emitEinsumLoops(c, e);
   return Status::ok();
 }

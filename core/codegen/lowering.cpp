@@ -88,7 +88,7 @@ Status checkOneBlockSizePerDim(const ir::Graph &graph, const ir::Node &node) {
 }
 
 Status checkNodeLayouts(const ir::Graph &graph, const ir::Node &node) {
-  const std::string where = "internal error: node '" + node.name + "' (" +
+  const std::string where = "node '" + node.name + "' (" +
                             (node.domain.empty() ? "" : node.domain + ".") + node.opType + ", #" +
                             std::to_string(node.id) + ")";
   const LoweringEntry *entry = LoweringTable::instance().find(node.domain, node.opType);
@@ -97,7 +97,7 @@ Status checkNodeLayouts(const ir::Graph &graph, const ir::Node &node) {
     if (v == ir::kNoValue) return Status::ok();
     const ir::TensorType &type = graph.value(v).type;
     if (static_cast<int>(levelOf(type.layout)) <= static_cast<int>(entry->layouts)) return Status::ok();
-    return Status::error(where + ": " + role + " '" + graph.value(v).name + "' has layout " +
+    return Status::internal(where + ": " + role + " '" + graph.value(v).name + "' has layout " +
                          type.layout.toString(type.rank()) + ", but its kernel reads and writes " +
                          std::string(layoutSupportName(entry->layouts)) +
                          " layouts only (a layout pass must convert it with fluidml.Relayout)");
@@ -109,7 +109,7 @@ Status checkNodeLayouts(const ir::Graph &graph, const ir::Node &node) {
   Status extra = entry->layoutCheck != nullptr               ? entry->layoutCheck(graph, node)
                  : entry->layouts == LayoutSupport::Blocked ? checkOneBlockSizePerDim(graph, node)
                                                             : Status::ok();
-  if (!extra.isOk()) return Status::error(where + ": " + extra.message());
+  if (!extra.isOk()) return Status::internal(where + ": " + extra.message());
   return Status::ok();
 }
 

@@ -38,6 +38,8 @@ struct KernelContext {
   /// sets `epilogueApplied`; otherwise the steps run over the finished output afterwards.
   const FusedEpilogue *epilogue = nullptr;
   bool epilogueApplied = false;
+  /// Set by an emitter with several strategies to the one it took ("im2col", "depthwise", ...): tests assert it.
+  std::string strategy = {};
 
   bool hasInput(size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
   bool hasOutput(size_t i) const { return i < outputs.size() && outputs[i] != nullptr; }

@@ -103,6 +103,7 @@ class ModuleEmitter {
   std::vector<int> kernelReadsLeft_;  // by value id: kernels still to build that read the constant
   std::vector<bool> readRaw_;         // by value id: something reads the constant as it is
   DerivedWeights derivedWeights_;
+  std::map<std::string, std::string> strategies_;  // BuiltModule::strategies
 };
 
 uint64_t ModuleEmitter::alignmentOf(ir::ValueId value) const {
@@ -224,6 +225,7 @@ Status ModuleEmitter::emitKernel(const ir::Node &node) {
   }
   Status status = lowering->emit(kc);
   if (!status.isOk()) return status.withContext(nodeContext(node));
+  if (!kc.strategy.empty()) strategies_[node.name] = kc.strategy;
   if (kb.GetInsertBlock()->getTerminator() == nullptr) kb.CreateRetVoid();
   call = passGlobalsAsArguments(kernel, call);
   noteConstantReads(node, call);
@@ -314,7 +316,7 @@ Expected<BuiltModule> ModuleEmitter::build(const ModuleBuildOptions &options) {
   pointerTable_ = options.constantPointerTable;
   if (pointerTable_) {
     constantAlignment_ = options.constantAlignment;
-    if (constantAlignment_.size() != capacity) return Status::error("internal error: constant alignments for another graph");
+    if (constantAlignment_.size() != capacity) return Status::internal("constant alignments for another graph");
   }
   if (plan_.storage.size() != capacity) return Status::error("the memory plan was made for another graph");
   pointers_.assign(capacity, nullptr);
@@ -398,11 +400,12 @@ Expected<BuiltModule> ModuleEmitter::build(const ModuleBuildOptions &options) {
   built.weights = bindWeights();
   built.stateOffset = alignUp(plan_.arenaBytes, 64);
   built.stateBytes = placeStateInArena(built.stateOffset);
+  built.strategies = std::move(strategies_);
 
   std::string error;
   llvm::raw_string_ostream errorStream(error);
   if (llvm::verifyModule(*module_, &errorStream))
-    return Status::error("internal error: generated LLVM IR does not verify: " + errorStream.str());
+    return Status::internal("generated LLVM IR does not verify: " + errorStream.str());
   built.module = std::move(module_);
   return built;
 }
@@ -571,7 +574,8 @@ Status emitMachineCode(const llvm::Module &module, llvm::TargetMachine &targetMa
   llvm::legacy::PassManager passes;
   const llvm::CodeGenFileType type = assembly ? llvm::CodeGenFileType::AssemblyFile : llvm::CodeGenFileType::ObjectFile;
   if (targetMachine.addPassesToEmitFile(passes, out, nullptr, type))
-    return Status::error("LLVM cannot emit " + std::string(assembly ? "assembly" : "object files") + " for this target");
+    return Status::internal("LLVM cannot emit " + std::string(assembly ? "assembly" : "object files") +
+                            " for this target");
   passes.run(*clone);
   out.flush();
   if (out.has_error()) return Status::error(path + ": write failed");

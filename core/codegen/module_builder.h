@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,6 +71,8 @@ struct BuiltModule {
   size_t stateOffset = 0;
   size_t stateBytes = 0;
   size_t allocationBytes() const { return stateOffset + stateBytes; }
+  /// The strategy each multi-strategy kernel took (KernelContext::strategy), by node name.
+  std::map<std::string, std::string> strategies;
 };
 
 /// Builds the module for `graph` (order = schedule) and `plan`, targeting `targetMachine` (data layout,

@@ -83,7 +83,7 @@ Expected<std::unique_ptr<llvm::TargetMachine>> createTargetMachine(const target:
   initializeNativeTarget();
   std::string error;
   const llvm::Target *llvmTarget = llvm::TargetRegistry::lookupTarget(target.triple, error);
-  if (llvmTarget == nullptr) return Status::error("LLVM has no target for " + target.triple + ": " + error);
+  if (llvmTarget == nullptr) return Status::internal("LLVM has no target for " + target.triple + ": " + error);
   std::string cpu = target.cpu;
   std::string features = target.features;
   if (cpu == "native") {  // a description made without LLVM (TargetDescription::host())
@@ -96,7 +96,7 @@ Expected<std::unique_ptr<llvm::TargetMachine>> createTargetMachine(const target:
   if (pic) reloc = llvm::Reloc::PIC_;
   std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
       target.triple, cpu, features, targetOptions, reloc, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
-  if (!machine) return Status::error("LLVM could not create a target machine for " + target.triple + " (" + cpu + ")");
+  if (!machine) return Status::internal("LLVM could not create a target machine for " + target.triple + " (" + cpu + ")");
   return machine;
 }
 

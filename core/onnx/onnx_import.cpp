@@ -299,7 +299,7 @@ Expected<ir::Graph> importModel(onnx::ModelProto &model, const std::string &base
   Expected<analysis::FoldStats> folded = analysis::inferTypesAndFold(graph, foldOptions);
   if (!folded) return folded.status();
   Status verified = ir::verify(graph);
-  if (!verified.isOk()) return verified.withContext("internal error after import");
+  if (!verified.isOk()) return Status::internal("the imported graph does not verify: " + verified.message());
   return graph;
 }
 

@@ -9,7 +9,7 @@ Status VerifierInstrumentation::afterPass(const Pass &pass, const ir::Graph &gra
                                           const PassResult &) {
   Status status = ir::verify(graph);
   if (status.isOk()) return status;
-  return Status::error("pass '" + std::string(pass.name()) + "' left an invalid graph: " + status.message());
+  return Status::internal("pass '" + std::string(pass.name()) + "' left an invalid graph: " + status.message());
 }
 
 void TimingInstrumentation::beforePass(const Pass &, const ir::Graph &, const PassContext &) {

@@ -1,5 +1,7 @@
 // Error values for everything reachable from user input (model files, input files, pipelines).
-// A failure carries one human-readable message; callers add context (file, node) as it travels up.
+// A failure carries one human-readable message and a kind; callers add context (file, node) as it travels up.
+// The kind tells a user's mistake (bad model, input, option, pipeline: fix the input) from a bug in fluidml (a
+// checker that fails, LLVM IR that does not verify: report it); the CLI exits 2 for the first and 1 for the second.
 #pragma once
 
 #include <cassert>
@@ -10,18 +12,26 @@
 
 namespace fluidml {
 
-/// Success, or one message describing what went wrong.
+/// Who is to blame for a failed Status.
+enum class ErrorKind {
+  User,      ///< the model, an input, an option or a pipeline is wrong
+  Internal,  ///< a bug in fluidml: an invariant a checker or verifier caught
+};
+
+/// Success, or one message describing what went wrong and whose fault it is.
 class [[nodiscard]] Status {
  public:
   Status() = default;
   static Status ok() { return Status(); }
-  static Status error(std::string message) {
-    Status status;
-    status.message_ = std::move(message);
-    return status;
-  }
+  /// A user error: the message says what in the input is wrong.
+  static Status error(std::string message) { return make(std::move(message), ErrorKind::User); }
+  /// An internal error (a bug in fluidml); the message should not repeat "internal error", reporters add it.
+  static Status internal(std::string message) { return make(std::move(message), ErrorKind::Internal); }
 
   bool isOk() const { return !message_.has_value(); }
+  /// The kind of a failure (User for success, which has none).
+  ErrorKind kind() const { return kind_; }
+  bool isInternal() const { return !isOk() && kind_ == ErrorKind::Internal; }
   explicit operator bool() const { return isOk(); }
   const std::string &message() const {
     assert(message_.has_value());
@@ -30,11 +40,19 @@ class [[nodiscard]] Status {
   /// Prefixes the message with `context: `, keeping success untouched.
   Status withContext(const std::string &context) const {
     if (isOk()) return *this;
-    return error(context + ": " + *message_);
+    return make(context + ": " + *message_, kind_);
   }
 
  private:
+  static Status make(std::string message, ErrorKind kind) {
+    Status status;
+    status.message_ = std::move(message);
+    status.kind_ = kind;
+    return status;
+  }
+
   std::optional<std::string> message_;
+  ErrorKind kind_ = ErrorKind::User;
 };
 
 /// A value of type T, or the Status explaining why there is none.

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Bad-input corpus for the fluidml CLI: each case must end with exit code 2, exactly one
 'fluidml: error: ...' line naming the problem, no crash, and no files in the --outputs folder.
+Internal errors (a bug in fluidml, here a deliberately wrong pass caught by --check) must end with exit code 1
+and one 'fluidml: internal error: ...' line instead.
 
 The corpus is generated here (fixed seed) so that it stays in step with the expectations below.
 usage: bad_inputs_check.py FLUIDML_BINARY WORK_DIR
@@ -63,6 +65,7 @@ def make_corpus(work):
         "unknown_option": '{"passes": [{"pass": "memory-plan", "options": {"plannr": "best-of"}}]}',
         "bad_choice": '{"passes": [{"pass": "memory-plan", "options": {"planner": "fastest"}}]}',
         "unknown_key": '{"passes": [{"pass": "memory-plan", "optons": {}}]}',
+        "miscompile": '{"passes": [{"pass": "test-perturb-constant"}, {"pass": "memory-plan"}]}',
     }
     for name, text in pipelines.items():
         with open(f"{work}/pipeline_{name}.json", "w") as f:
@@ -109,7 +112,38 @@ CASES = [
      ["'cortex-a72'"]),
     ("non-x86_64 --target", ["bench", "{w}/good.onnx", "--target", "aarch64-unknown-linux-gnu"],
      ["--target", "'aarch64-unknown-linux-gnu'", "x86_64"]),
+    ("compile without -o", ["compile", "{w}/good.onnx"], ["-o DIR"]),
 ]
+
+# (name, arguments after the binary, substrings the internal error line must contain): exit code 1.
+INTERNAL_CASES = [
+    ("a miscompiling pass caught by --check", ["run", "{w}/good.onnx", "--pipeline", "{w}/pipeline_miscompile.json",
+                                               "--check"], ["compiled outputs differ", "imported graph"]),
+    ("a miscompiling pass caught by --check --interpret",
+     ["run", "{w}/good.onnx", "--pipeline", "{w}/pipeline_miscompile.json", "--check", "--interpret"],
+     ["interpreted outputs differ", "imported graph"]),
+]
+
+
+def check_case(fluidml, work, name, args, expected, exit_code, prefix):
+    """Runs one case; returns the list of problems (empty: passed) and the first stderr line."""
+    out_dir = os.path.join(work, "out_" + name.replace(" ", "_"))
+    argv = [fluidml] + [a.format(w=work) for a in args]
+    if argv[1] == "run":
+        argv += ["--outputs", out_dir]
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    problems = []
+    if proc.returncode != exit_code:
+        problems.append(f"exit code {proc.returncode}, expected {exit_code}")
+    if len(lines) != 1 or not lines[0].startswith(prefix):
+        problems.append(f"stderr is not one {prefix!r} line: {proc.stderr!r}")
+    missing = [s for s in expected if s not in proc.stderr]
+    if missing:
+        problems.append(f"message lacks {missing}: {proc.stderr.strip()!r}")
+    if os.path.exists(out_dir) and os.listdir(out_dir):
+        problems.append(f"left files in {out_dir}: {os.listdir(out_dir)}")
+    return problems, lines[0] if lines else ""
 
 
 def main():
@@ -118,29 +152,16 @@ def main():
     os.makedirs(work)
     make_corpus(work)
     passed = failed = 0
-    for name, args, expected in CASES:
-        out_dir = os.path.join(work, "out_" + name.replace(" ", "_"))
-        argv = [fluidml] + [a.format(w=work) for a in args]
-        if argv[1] == "run":
-            argv += ["--outputs", out_dir]
-        proc = subprocess.run(argv, capture_output=True, text=True)
-        lines = [line for line in proc.stderr.splitlines() if line.strip()]
-        problems = []
-        if proc.returncode != 2:
-            problems.append(f"exit code {proc.returncode}, expected 2")
-        if len(lines) != 1 or not lines[0].startswith("fluidml: error: "):
-            problems.append(f"stderr is not one 'fluidml: error:' line: {proc.stderr!r}")
-        missing = [s for s in expected if s not in proc.stderr]
-        if missing:
-            problems.append(f"message lacks {missing}: {proc.stderr.strip()!r}")
-        if os.path.exists(out_dir) and os.listdir(out_dir):
-            problems.append(f"left files in {out_dir}: {os.listdir(out_dir)}")
+    cases = [(case, 2, "fluidml: error: ") for case in CASES]
+    cases += [(case, 1, "fluidml: internal error: ") for case in INTERNAL_CASES]
+    for (name, args, expected), exit_code, prefix in cases:
+        problems, first_line = check_case(fluidml, work, name, args, expected, exit_code, prefix)
         if problems:
             failed += 1
             print(f"FAIL {name}: " + "; ".join(problems))
         else:
             passed += 1
-            print(f"ok   {name}: {lines[0]}")
+            print(f"ok   {name}: {first_line}")
     # The good model must still run, to show the corpus tests the inputs and not a broken binary.
     proc = subprocess.run([fluidml, "run", f"{work}/good.onnx", "--outputs", f"{work}/good_out"],
                           capture_output=True, text=True)
@@ -150,6 +171,14 @@ def main():
     else:
         failed += 1
         print(f"FAIL the well-formed model: exit {proc.returncode}: {proc.stderr}")
+    # ... and passes --check with the standard pipeline, to show the internal cases test the pass, not --check.
+    proc = subprocess.run([fluidml, "run", f"{work}/good.onnx", "--check"], capture_output=True, text=True)
+    if proc.returncode == 0 and "match the interpreter on the imported graph" in proc.stdout:
+        passed += 1
+        print("ok   the well-formed model passes --check")
+    else:
+        failed += 1
+        print(f"FAIL the well-formed model with --check: exit {proc.returncode}: {proc.stderr}")
     print(f"bad inputs: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

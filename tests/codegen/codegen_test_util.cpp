@@ -1,5 +1,7 @@
 #include "tests/codegen/codegen_test_util.h"
 
+#include <map>
+
 #include <catch2/catch.hpp>
 
 namespace fluidml::test {
@@ -37,6 +39,13 @@ std::vector<ir::Tensor> runModel(codegen::CompiledModel &model, const std::vecto
   INFO((status.isOk() ? std::string() : status.message()));
   REQUIRE(status.isOk());
   return outputs;
+}
+
+std::string onlyKernelStrategy(const codegen::CompiledModel &model) {
+  const std::map<std::string, std::string> &strategies = model.kernelStrategies();
+  INFO(strategies.size() << " kernels report a strategy");
+  REQUIRE(strategies.size() == 1);
+  return strategies.begin()->second;
 }
 
 }  // namespace fluidml::test

@@ -22,5 +22,8 @@ std::unique_ptr<codegen::CompiledModel> compileGraph(const ir::Graph &graph, int
 std::unique_ptr<codegen::CompiledModel> compileGraphWith(const ir::Graph &graph, const codegen::CompileOptions &options);
 /// Runs `model` on `inputs` into fresh output tensors; REQUIREs success.
 std::vector<ir::Tensor> runModel(codegen::CompiledModel &model, const std::vector<ir::Tensor> &inputs);
+/// The strategy the model's one multi-strategy kernel took (CompiledModel::kernelStrategies, e.g. "im2col");
+/// REQUIREs exactly one such kernel.
+std::string onlyKernelStrategy(const codegen::CompiledModel &model);
 
 }  // namespace fluidml::test

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <string>
 
 #include "core/analysis/memory_plan.h"
 #include "core/codegen/compiler.h"
@@ -22,8 +23,10 @@ using ir::ValueId;
 
 namespace {
 
-/// Fuses `graph`, checks that `expectedFused` nodes came out, compiles, and compares with the unfused graph.
-void checkFused(ir::Graph graph, const std::vector<Tensor> &inputs, int expectedFused, int threads = 1) {
+/// Fuses `graph`, checks that `expectedFused` nodes came out, compiles, checks that the one kernel with several
+/// strategies took `strategy` (the code path the case is for), and compares with the unfused graph.
+void checkFused(ir::Graph graph, const std::vector<Tensor> &inputs, int expectedFused, const std::string &strategy,
+                int threads = 1) {
   const std::vector<Tensor> expected = test::runGraph(graph, inputs);
   auto fuse = passes::standardPassRegistry().create("fuse-epilogues", nlohmann::json::object());
   REQUIRE(fuse.hasValue());
@@ -32,7 +35,9 @@ void checkFused(ir::Graph graph, const std::vector<Tensor> &inputs, int expected
   int fused = 0;
   for (ir::NodeId id : graph.order()) fused += ops::isFusedNode(graph.node(id)) ? 1 : 0;
   REQUIRE(fused == expectedFused);
-  const std::vector<Tensor> outputs = test::runModel(*test::compileGraph(graph, threads), inputs);
+  auto model = test::compileGraph(graph, threads);
+  CHECK(test::onlyKernelStrategy(*model) == strategy);
+  const std::vector<Tensor> outputs = test::runModel(*model, inputs);
   REQUIRE(outputs.size() == expected.size());
   for (size_t k = 0; k < outputs.size(); ++k)
     for (int64_t i = 0; i < expected[k].numel(); ++i) {
@@ -57,7 +62,7 @@ TEST_CASE("fused MatMul: bias, residual and Relu in the GEMM's registers", "[llv
     REQUIRE(graph.hasValue());
     std::vector<Tensor> inputs{test::randomFloats({2, 37, 48}, 1), test::randomFloats({2, 37, 40}, 2)};
     if (batchedB) inputs.push_back(test::randomFloats({2, 48, 40}, 5));
-    checkFused(std::move(graph).value(), inputs, 1);
+    checkFused(std::move(graph).value(), inputs, 1, batchedB ? "gemm-rows-b" : "gemm-packed-b");
   }
 }
 
@@ -66,14 +71,15 @@ TEST_CASE("fused Conv: every code path applies the steps", "[llvm][fused]") {
     const char *name;
     ir::Shape x, w;
     int64_t group, stride;
+    const char *strategy;
   };
   const Case cases[] = {
-      {"im2col 3x3", {1, 8, 20, 20}, {16, 8, 3, 3}, 1, 1},
-      {"pointwise", {2, 16, 9, 9}, {24, 16, 1, 1}, 1, 1},
-      {"one position", {3, 16, 1, 1}, {20, 16, 1, 1}, 1, 1},
-      {"direct (rows of 64)", {1, 4, 8, 64}, {8, 4, 3, 3}, 1, 1},
-      {"depthwise", {1, 12, 15, 15}, {12, 1, 3, 3}, 12, 2},
-      {"small plane (positions on the rows)", {1, 64, 7, 7}, {96, 64, 3, 3}, 1, 1},
+      {"im2col 3x3", {1, 8, 20, 20}, {16, 8, 3, 3}, 1, 1, "im2col"},
+      {"pointwise", {2, 16, 9, 9}, {24, 16, 1, 1}, 1, 1, "pointwise"},
+      {"one position", {3, 16, 1, 1}, {20, 16, 1, 1}, 1, 1, "single-position"},
+      {"direct (rows of 64)", {1, 4, 8, 64}, {8, 4, 3, 3}, 1, 1, "implicit-gemm"},
+      {"depthwise", {1, 12, 15, 15}, {12, 1, 3, 3}, 12, 2, "depthwise"},
+      {"small plane (positions on the rows)", {1, 64, 7, 7}, {96, 64, 3, 3}, 1, 1, "small-plane"},
   };
   for (const Case &k : cases) {
     DYNAMIC_SECTION(k.name) {
@@ -93,7 +99,7 @@ TEST_CASE("fused Conv: every code path applies the steps", "[llvm][fused]") {
       b.output(y);
       auto graph = std::move(b).build();
       REQUIRE(graph.hasValue());
-      checkFused(std::move(graph).value(), {test::randomFloats(k.x, 6)}, 1, 2);
+      checkFused(std::move(graph).value(), {test::randomFloats(k.x, 6)}, 1, k.strategy, 2);
     }
   }
 }
@@ -107,7 +113,8 @@ TEST_CASE("fused Conv: a residual Add of the output's shape, then Relu", "[llvm]
   b.output(b.op("Relu", {b.op("Add", {conv, skip})}));
   auto graph = std::move(b).build();
   REQUIRE(graph.hasValue());
-  checkFused(std::move(graph).value(), {test::randomFloats({1, 8, 12, 12}, 12), test::randomFloats({1, 8, 12, 12}, 13)}, 1);
+  checkFused(std::move(graph).value(), {test::randomFloats({1, 8, 12, 12}, 12), test::randomFloats({1, 8, 12, 12}, 13)}, 1,
+             "im2col");
 }
 
 TEST_CASE("fused MatMul: bias then PyTorch's exact GELU (the transformer feed-forward)", "[llvm][fused]") {
@@ -120,5 +127,5 @@ TEST_CASE("fused MatMul: bias then PyTorch's exact GELU (the transformer feed-fo
   b.output(b.op("Mul", {inner, b.constant("half", Tensor::scalar(0.5f))}));
   auto graph = std::move(b).build();
   REQUIRE(graph.hasValue());
-  checkFused(std::move(graph).value(), {test::randomFloats({1, 19, 32}, 33, -3.0f, 3.0f)}, 1);
+  checkFused(std::move(graph).value(), {test::randomFloats({1, 19, 32}, 33, -3.0f, 3.0f)}, 1, "gemm-packed-b");
 }

@@ -105,7 +105,7 @@ TEST_CASE("A kernel refuses a layout it does not read; Relayouts make the graph 
     REQUIRE_FALSE(refused.hasValue());
     CHECK_THAT(refused.message(), Catch::Contains(std::string("(") + c.name + ", #"));
     CHECK_THAT(refused.message(), Catch::Contains(ir::Layout::permutation(c.order).toString(c.order.size())));
-    CHECK_THAT(refused.message(), Catch::Contains("internal error"));
+    CHECK(refused.status().isInternal());
 
     auto inserted = test::legalizeForCodegen(c.graph);
     REQUIRE(inserted.hasValue());

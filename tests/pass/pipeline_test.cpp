@@ -382,6 +382,7 @@ TEST_CASE("PassManager calls instrumentation before/after in order, and afterPas
   Status status = manager.run(graph, context);
   REQUIRE_FALSE(status.isOk());
   CHECK(status.message() == "pass 'fail' (#1): boom");
+  CHECK(status.kind() == ErrorKind::User);  // the pass's own kind, through the context
   CHECK(log == std::vector<std::string>{"a:before:no-op", "b:before:no-op", "a:after:no-op", "b:after:no-op",
                                         "a:before:fail", "b:before:fail", "a:failed:fail:boom", "b:failed:fail:boom"});
   CHECK(graph.node(graph.order()[0]).name == "Relu_0");  // the pass after the failure never ran
@@ -418,6 +419,7 @@ TEST_CASE("VerifierInstrumentation catches a pass that corrupts the graph", "[pa
   CHECK(status.message() ==
         "pass 'drop-from-order' left an invalid graph: IR verification failed: node 'Sigmoid_2' is missing from the "
         "order");
+  CHECK(status.isInternal());  // a pass that breaks the IR is a bug in the pass, whatever the model
 }
 
 TEST_CASE("PassManager drops the analyses a changing pass neither preserves nor writes", "[pass][manager]") {

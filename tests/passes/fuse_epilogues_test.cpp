@@ -496,15 +496,7 @@ TEST_CASE("fused graphs survive an ONNX export and import", "[passes][fuse-epilo
 }
 
 TEST_CASE("fuse-epilogues on the tiny dataset models keeps their outputs", "[passes][fuse-epilogues][models]") {
-  const fs::path cache = fs::path(FLUIDML_SOURCE_DIR) / "datasets" / "cache";
-  std::vector<fs::path> models;
-  std::error_code ec;
-  for (const auto &entry : fs::directory_iterator(cache, ec))
-    if (entry.path().filename().string().find("-tiny-") != std::string::npos &&
-        fs::exists(entry.path() / "model.onnx"))
-      models.push_back(entry.path());
-  std::sort(models.begin(), models.end());
-  if (models.empty()) WARN("no tiny dataset models in " << cache << "; run `fluidml datasets make`");
+  const std::vector<fs::path> models = test::tinyDatasetDirs();
   auto spec = pass::parsePipeline(R"({"name": "fuse", "passes": [{"pass": "fold-constants"},
       {"pass": "eliminate-identity"}, {"pass": "eliminate-dead-code"}, {"pass": "fuse-epilogues"},
       {"pass": "schedule"}]})",

@@ -1,6 +1,7 @@
 // The rewrite passes together (fold-constants, eliminate-identity, eliminate-dead-code, schedule) on the tiny
 // dataset models: the verifier after every pass, and outputs bitwise equal to the imported graph's on the
-// model's own test inputs. The models come from `fluidml datasets make` (datasets/cache); absent ones are skipped.
+// model's own test inputs. The models come from the build tree (the ctest fixtures make_dataset_*); a missing one
+// fails the test.
 #include <filesystem>
 
 #include <catch2/catch.hpp>
@@ -12,6 +13,7 @@
 #include "core/pass/pipeline.h"
 #include "passes/analyses.h"
 #include "passes/passes.h"
+#include "tests/test_util.h"
 
 using namespace fluidml;
 namespace fs = std::filesystem;
@@ -44,16 +46,7 @@ std::vector<ir::Tensor> run(const ir::Graph &graph, const std::vector<ir::Tensor
 }  // namespace
 
 TEST_CASE("the rewrite passes keep the tiny dataset models' outputs bitwise", "[passes][models]") {
-  const fs::path cache = fs::path(FLUIDML_SOURCE_DIR) / "datasets" / "cache";
-  std::vector<fs::path> models;
-  std::error_code ec;
-  for (const auto &entry : fs::directory_iterator(cache, ec))
-    if (entry.path().filename().string().find("-tiny-") != std::string::npos &&
-        fs::exists(entry.path() / "model.onnx"))
-      models.push_back(entry.path());
-  std::sort(models.begin(), models.end());
-  if (models.empty()) WARN("no tiny dataset models in " << cache << "; run `fluidml datasets make`");
-
+  const std::vector<fs::path> models = test::tinyDatasetDirs();
   auto spec = pass::parsePipeline(kRewrites, "rewrites");
   REQUIRE(spec.hasValue());
   for (const fs::path &dir : models) {
