@@ -138,7 +138,7 @@ Status checkSameLayout(const ir::Graph &graph, const ir::Node &node) {
                        "; a change of layout must be a fluidml.Relayout node");
 }
 
-/// Relayout converts between any two layouts, block sizes that disagree included (emitAnyLayoutCopy).
+/// Relayout, Concat, Split and Slice handle any block sizes (general copies where the tiled nest cannot).
 Status acceptAnyBlocks(const ir::Graph &, const ir::Node &) { return Status::ok(); }
 
 /// Shape and Size read only the input's type; their outputs are row-major.
@@ -176,8 +176,10 @@ Status copyElements(KernelContext &c) {
   if (out.numel() == 0) return Status::ok();
   const nest::TiledOperand source = nest::tiledOperand(c.inputs[0], in);
   const nest::TiledOperand target = nest::tiledOperand(c.outputs[0], out);
-  if (!nest::checkTiledNest(out.shape, target, {source}).isOk()) {
-    nest::emitAnyLayoutCopy(c.b, out, target, source);  // block sizes that disagree (NCHW16c -> NCHW8c)
+  if (!nest::checkTiledNest(out.shape, target, {source}).isOk()) {  // block sizes that disagree (NCHW16c -> NCHW8c)
+    nest::emitAffineCopy(c.b, out.shape, target, nest::AffineIndex::identity(out.rank()), source,
+                         nest::AffineIndex::identity(in.rank()));
+    nest::zeroPaddingLanes(c.b, out, target);
     return Status::ok();
   }
   return tiledCopy(c, source);
@@ -404,11 +406,36 @@ Status checkTransposeBlocks(const ir::Graph &graph, const ir::Node &node) {
 
 // ---- Concat / Split / Slice / Expand / Tile -------------------------------------------------------------------
 
+/// True when an operand of the node (input or output) has a blocked layout.
+bool anyBlocked(const KernelContext &c) {
+  for (size_t i = 0; i < c.node.inputs.size(); ++i)
+    if (c.hasInput(i) && c.inputType(i).layout.isBlocked()) return true;
+  for (size_t i = 0; i < c.node.outputs.size(); ++i)
+    if (c.hasOutput(i) && c.outputType(i).layout.isBlocked()) return true;
+  return false;
+}
+
 Status emitConcat(KernelContext &c) {
   if (!c.hasOutput(0)) return Status::ok();
   const ir::TensorType &out = c.outputType(0);
   FLUIDML_ASSIGN_OR_RETURN(int64_t axis,
                            ops::normalizeAxis(c.node.intAttr("axis", 0), static_cast<int64_t>(out.rank())));
+  if (anyBlocked(c)) {
+    // Pieces may start inside a block: one general copy per input, then the output's padding lanes.
+    const nest::TiledOperand target = nest::tiledOperand(c.outputs[0], out);
+    int64_t position = 0;
+    for (size_t i = 0; i < c.node.inputs.size(); ++i) {
+      if (!c.hasInput(i)) return Status::error("input " + std::to_string(i) + " is missing");
+      const ir::TensorType &t = c.inputType(i);
+      nest::AffineIndex at = nest::AffineIndex::identity(out.rank());
+      at.start[static_cast<size_t>(axis)] = position;
+      nest::emitAffineCopy(c.b, t.shape, target, at, nest::tiledOperand(c.inputs[i], t),
+                           nest::AffineIndex::identity(t.rank()));
+      position += t.shape[static_cast<size_t>(axis)];
+    }
+    nest::zeroPaddingLanes(c.b, out, target);
+    return Status::ok();
+  }
   const std::vector<int64_t> outStrides = nest::layoutStrides(out);
   int64_t position = 0;
   for (size_t i = 0; i < c.node.inputs.size(); ++i) {
@@ -448,7 +475,8 @@ Status emitSplit(KernelContext &c) {
   if (static_cast<int64_t>(sizes.size()) != outputs || std::accumulate(sizes.begin(), sizes.end(), int64_t{0}) != dim)
     return Status::error("split sizes " + listText(sizes) + " do not partition axis " + std::to_string(axis) +
                          " of size " + std::to_string(dim) + " into " + std::to_string(outputs) + " outputs");
-  const std::vector<int64_t> inStrides = nest::layoutStrides(in);
+  const bool blocked = anyBlocked(c);
+  const std::vector<int64_t> inStrides = in.layout.isBlocked() ? std::vector<int64_t>() : nest::layoutStrides(in);
   int64_t position = 0;
   for (size_t i = 0; i < sizes.size(); ++i) {
     if (c.hasOutput(i)) {
@@ -457,7 +485,14 @@ Status emitSplit(KernelContext &c) {
         return Status::error("output " + std::to_string(i) + " has shape " + ir::shapeToString(t.shape) +
                              ", the split gives it " + std::to_string(sizes[i]) + " along axis " +
                              std::to_string(axis));
-      if (t.numel() != 0)
+      if (blocked) {  // pieces may start inside a block: a general copy, then the piece's padding lanes
+        const nest::TiledOperand piece = nest::tiledOperand(c.outputs[i], t);
+        nest::AffineIndex from = nest::AffineIndex::identity(in.rank());
+        from.start[static_cast<size_t>(axis)] = position;
+        nest::emitAffineCopy(c.b, t.shape, piece, nest::AffineIndex::identity(t.rank()),
+                             nest::tiledOperand(c.inputs[0], in), from);
+        nest::zeroPaddingLanes(c.b, t, piece);
+      } else if (t.numel() != 0)
         stridedCopy(c, t.shape, layoutOperand(c.outputs[i], t),
                     NestOperand{c.inputs[0], in.dtype, position * inStrides[static_cast<size_t>(axis)], inStrides},
                     nest::physicalOrder(t));
@@ -517,6 +552,13 @@ Status emitSlice(KernelContext &c) {
     return Status::error("slice arguments give shape " + ir::shapeToString(shape) + ", but the output was typed " +
                          ir::shapeToString(out.shape));
   if (out.numel() == 0) return Status::ok();
+  if (anyBlocked(c)) {  // the slice may start inside a block: a general copy, then the output's padding lanes
+    const nest::TiledOperand target = nest::tiledOperand(c.outputs[0], out);
+    nest::emitAffineCopy(c.b, out.shape, target, nest::AffineIndex::identity(out.rank()),
+                         nest::tiledOperand(c.inputs[0], in), nest::AffineIndex{first, step});
+    nest::zeroPaddingLanes(c.b, out, target);
+    return Status::ok();
+  }
   const std::vector<int64_t> inLayout = nest::layoutStrides(in);
   int64_t base = 0;
   std::vector<int64_t> strides(in.rank());
@@ -703,7 +745,9 @@ void registerDataMovementLowerings(LoweringTable &table) {
 
   // Layouts: strided emitters take permutations; the tiled-copy ones take blocked layouts too; a byte copy
   // that changes the shape (Reshape and friends) keeps the row-major element order and stays row-major.
-  for (const char *op : {"Concat", "Split", "Slice", "Tile", "EyeLike"}) table.declareLayouts("", op, LayoutSupport::Permuted);
+  for (const char *op : {"Tile", "EyeLike"}) table.declareLayouts("", op, LayoutSupport::Permuted);
+  for (const char *op : {"Concat", "Split", "Slice"})  // blocked ones through general copies (any block sizes)
+    table.declareLayouts("", op, LayoutSupport::Blocked, &acceptAnyBlocks);
   table.declareLayouts("", "Transpose", LayoutSupport::Blocked, &checkTransposeBlocks);
   table.declareLayouts("", "Expand", LayoutSupport::Blocked);
   for (const char *op : {"Identity", "Dropout"})

@@ -181,24 +181,31 @@ void emitTiledNest(KernelBuilder &b, const ir::TensorType &outType, const TiledO
   zeroPadding(b, outType, out);
 }
 
-void emitAnyLayoutCopy(KernelBuilder &b, const ir::TensorType &outType, const TiledOperand &out, const TiledOperand &in) {
+void emitAffineCopy(KernelBuilder &b, const ir::Shape &extent, const TiledOperand &out, const AffineIndex &outMap,
+                    const TiledOperand &in, const AffineIndex &inMap) {
   llvm::IRBuilder<> &ir = b.ir();
-  auto offsetOf = [&](const TiledOperand &op, const std::vector<llvm::Value *> &index) {
+  auto offsetOf = [&](const TiledOperand &op, const AffineIndex &map, const std::vector<llvm::Value *> &index) {
     llvm::Value *offset = b.i64(op.offset);
     for (size_t d = 0; d < index.size(); ++d) {
       const ir::DimAccess &a = op.dims[d];
+      // The operand's logical index is never negative (a negative step walks down from its start).
+      llvm::Value *at = ir.CreateAdd(b.i64(map.start[d]), ir.CreateMul(index[d], b.i64(map.step[d])));
       llvm::Value *part = a.tile == 0
-                              ? ir.CreateMul(index[d], b.i64(a.outerStride))
-                              : ir.CreateAdd(ir.CreateMul(ir.CreateUDiv(index[d], b.i64(a.tile)), b.i64(a.outerStride)),
-                                             ir.CreateMul(ir.CreateURem(index[d], b.i64(a.tile)), b.i64(a.innerStride)));
+                              ? ir.CreateMul(at, b.i64(a.outerStride))
+                              : ir.CreateAdd(ir.CreateMul(ir.CreateUDiv(at, b.i64(a.tile)), b.i64(a.outerStride)),
+                                             ir.CreateMul(ir.CreateURem(at, b.i64(a.tile)), b.i64(a.innerStride)));
       offset = ir.CreateAdd(offset, part);
     }
     return offset;
   };
-  if (outType.numel() != 0)
-    b.loopNest(outType.shape, [&](const std::vector<llvm::Value *> &index) {
-      b.store(out.dtype, b.load(in.dtype, in.pointer, offsetOf(in, index)), out.pointer, offsetOf(out, index));
-    });
+  if (ir::shapeNumel(extent) == 0) return;
+  b.loopNest(extent, [&](const std::vector<llvm::Value *> &index) {
+    b.store(out.dtype, b.load(in.dtype, in.pointer, offsetOf(in, inMap, index)), out.pointer,
+            offsetOf(out, outMap, index));
+  });
+}
+
+void zeroPaddingLanes(KernelBuilder &b, const ir::TensorType &outType, const TiledOperand &out) {
   zeroPadding(b, outType, out);
 }
 

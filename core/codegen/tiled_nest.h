@@ -37,9 +37,20 @@ Status checkTiledNest(const ir::Shape &shape, const TiledOperand &out, const std
 void emitTiledNest(KernelBuilder &b, const ir::TensorType &outType, const TiledOperand &out,
                    const std::vector<TiledOperand> &ins, const LaneFn &fn);
 
-/// out = in element by element for any two layouts of one logical shape, block sizes that disagree included: a
-/// scalar nest over the logical elements with div/mod addressing (tiled nests need one block size per dim), then
-/// the output's padding lanes zeroed. For conversions between two blocked layouts of one dim (rare).
-void emitAnyLayoutCopy(KernelBuilder &b, const ir::TensorType &outType, const TiledOperand &out, const TiledOperand &in);
+/// Where element i of a general copy's index space lies in one operand: logical index start[d] + step[d] * i[d].
+struct AffineIndex {
+  std::vector<int64_t> start, step;
+  /// start 0, step 1 over `rank` dims.
+  static AffineIndex identity(size_t rank) { return {std::vector<int64_t>(rank, 0), std::vector<int64_t>(rank, 1)}; }
+};
+
+/// out[outMap(i)] = in[inMap(i)] for every i of `extent`, both operands in any layout, block sizes that disagree
+/// included: a scalar nest with div/mod addressing (tiled nests need one block size per dim and whole blocks).
+/// For conversions between two blocked layouts of one dim and for Concat, Split and Slice on blocked tensors
+/// (pieces that start inside a block). Writes no padding lane: call zeroPaddingLanes once per output.
+void emitAffineCopy(KernelBuilder &b, const ir::Shape &extent, const TiledOperand &out, const AffineIndex &outMap,
+                    const TiledOperand &in, const AffineIndex &inMap);
+/// Writes zeros to the padding lanes of a blocked output (nothing for other layouts).
+void zeroPaddingLanes(KernelBuilder &b, const ir::TensorType &outType, const TiledOperand &out);
 
 }  // namespace fluidml::codegen::nest
