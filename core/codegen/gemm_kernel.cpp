@@ -232,12 +232,12 @@ void emitGemm(KernelBuilder &b, const GemmSpec &s) {
   const int64_t tiles = ceilDiv(s.m, tileRows(b));
   const int64_t fullTiles = s.m / tileRows(b);
   const int64_t tailRows = s.m % tileRows(b);
-  // k-blocks of at most kKC (or one aligned unit), balanced, multiples of kAlign.
+  // k-blocks of at most the target's gemmKBlock (or one aligned unit), balanced, multiples of kAlign.
   const int64_t align = std::max<int64_t>(1, s.kAlign);
-  const int64_t kcMax = std::max(align, std::min(s.k, kKC) / align * align);
+  const int64_t kcMax = std::max(align, std::min(s.k, b.target().gemmKBlock) / align * align);
   const int64_t kBlocks = ceilDiv(s.k, kcMax);
   const int64_t kc = ceilDiv(ceilDiv(s.k, kBlocks), align) * align;
-  const int64_t scratchK = std::max(kc, kKC);
+  const int64_t scratchK = std::max(kc, b.target().gemmKBlock);
 
   // Too few panels to share out: a gathered B is gathered once into panels (a shared scratch global) rather
   // than once per M chunk.
@@ -273,7 +273,7 @@ void emitGemm(KernelBuilder &b, const GemmSpec &s) {
   }
 
   // M chunks keep the A block in L2; smaller ones when there are too few work items for the threads.
-  int64_t tilesPerChunk = std::max<int64_t>(1, kMC / tileRows(b));
+  int64_t tilesPerChunk = std::max<int64_t>(1, b.target().gemmMBlock / tileRows(b));
   int64_t chunks = ceilDiv(tiles, tilesPerChunk);
   while (chunks * batchCount * panels < kMinItems && tilesPerChunk > 1) {
     tilesPerChunk = ceilDiv(tilesPerChunk, 2);

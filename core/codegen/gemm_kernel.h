@@ -35,8 +35,6 @@ namespace fluidml::codegen::gemm {
 
 inline constexpr int64_t kNRVectors = 2;  // vectors per row of the register tile, on every target
 inline constexpr int64_t kMaxMR = 8;      // rows of the register tile at most (more gains nothing measurable)
-inline constexpr int64_t kKC = 256;       // k-block: a kKC x NR B panel is 32 KiB with AVX-512 (L1)
-inline constexpr int64_t kMC = 256;       // rows of an M chunk: kMC x kKC of A is 256 KiB (L2)
 
 /// Floats per vector of the target (16 with AVX-512, 8 with AVX2).
 inline int64_t floatLanes(const KernelBuilder &b) { return b.target().floatLanes(); }

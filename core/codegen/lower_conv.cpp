@@ -5,7 +5,7 @@
 //    32-column segments of one output row; each copies the input row segments it reads into a stack panel,
 //    then MR x 32 register tiles read B straight from it (no im2col matrix); big outputs use streaming stores;
 //  - other convs: Y[Cout/g x P] = W[Cout/g x Cin/g*kernel] Col[Cin/g*kernel x P] where each GEMM work item
-//    gathers the kKC x kNR im2col panel it needs (whole input channels per k-block; per output-row segment the
+//    gathers the k-block x NR im2col panel it needs (whole input channels per k-block; per output-row segment the
 //    lane masks of each kernel column are computed once, then one masked load and store per (channel, kernel
 //    row, kernel column)); with few output positions the panels are gathered once for all M chunks;
 //  - 1x1 stride-1 convs read the input planes directly as B; 1x1 convs over a single position

@@ -40,8 +40,6 @@ using ir::DType;
 using ir::Shape;
 using nest::NestOperand;
 
-constexpr int64_t kParallelMinElements = int64_t{1} << 16;
-
 std::string listText(const std::vector<int64_t> &v) {
   std::string s = "[";
   for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
@@ -322,7 +320,7 @@ void emitTiledTranspose(KernelContext &c, const std::vector<TransposeDim> &dims,
   std::vector<llvm::Value *> pointers{c.inputs[0], c.outputs[0]};
   int64_t numel = 1;
   for (const TransposeDim &d : dims) numel *= d.size;
-  if (numel >= kParallelMinElements && units > 1)
+  if (numel >= b.target().parallelNestElements && units > 1)
     b.parallelLoop(units, pointers, body, "transpose");
   else if (units == 1)
     body(b.i64(0), pointers);

@@ -102,9 +102,6 @@ namespace {
 using ir::DType;
 using ir::Shape;
 
-constexpr int64_t kParallelMinElements = int64_t{1} << 16;  // below this, threads cost more than they save
-constexpr int64_t kElementsPerTask = 8192;
-constexpr int64_t kMaxTasks = 64;
 
 struct Dim {
   int64_t size;
@@ -165,8 +162,10 @@ class NestEmitter {
 
     int64_t rows = 1;
     for (const Dim &d : dims_) rows *= d.size;
-    const bool parallel = numel_ >= kParallelMinElements;
-    int64_t tasks = parallel ? std::clamp<int64_t>(numel_ / kElementsPerTask, 2, kMaxTasks) : 1;
+    // Below the target's threshold, threads cost more than they save.
+    const target::TargetDescription &target = b_.target();
+    const bool parallel = numel_ >= target.parallelNestElements;
+    int64_t tasks = parallel ? std::clamp<int64_t>(numel_ / target.elementsPerTask, 2, target.maxTasks) : 1;
     // Few long rows: cut the inner dim into chunks (a multiple of the vector width) that become an outer dim.
     chunkLength_ = innerLength_;
     if (parallel && rows < tasks && innerLength_ >= 2 * static_cast<int64_t>(width_)) {

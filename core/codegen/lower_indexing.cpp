@@ -50,8 +50,6 @@ using ir::DType;
 using ir::Shape;
 using llvm::Value;
 
-/// Kernels touching at least this many elements run on the thread pool.
-constexpr int64_t kParallelMinElements = int64_t{1} << 15;
 
 std::string str(int64_t v) { return std::to_string(v); }
 
@@ -157,7 +155,7 @@ Status emitGather(KernelContext &c) {
   if (c.outputType(0).numel() == 0) return Status::ok();
   if (axisSize == 0) return Status::error("cannot gather from the empty axis " + str(axis));
   KernelBuilder &b = c.b;
-  const bool parallel = c.outputType(0).numel() >= kParallelMinElements;
+  const bool parallel = c.outputType(0).numel() >= b.target().parallelSliceElements;
   forRange(b, outer * count, parallel, {c.inputs[0], c.inputs[1], c.outputs[0]},
            [&](Value *row, const std::vector<Value *> &p) {
              llvm::IRBuilder<> &ir = b.ir();
@@ -191,7 +189,7 @@ Status emitGatherElements(KernelContext &c) {
   const int64_t lastStride = strides[static_cast<size_t>(rank - 1)];
   KernelBuilder &b = c.b;
   const int64_t axisSize = data.shape[a];
-  forRange(b, ir::shapeNumel(outerShape), ir::shapeNumel(shape) >= kParallelMinElements,
+  forRange(b, ir::shapeNumel(outerShape), ir::shapeNumel(shape) >= b.target().parallelSliceElements,
            {c.inputs[0], c.inputs[1], c.outputs[0]}, [&](Value *row, const std::vector<Value *> &p) {
              llvm::IRBuilder<> &ir = b.ir();
              Value *base = b.linearIndex(unflatten(b, row, outerShape), outerStrides);
@@ -253,7 +251,7 @@ Status emitGatherND(KernelContext &c) {
     if (dim == 0) return Status::error("cannot gather from an empty axis");
   KernelBuilder &b = c.b;
   const DType indexType = c.inputType(1).dtype;
-  forRange(b, l.batches * l.tuples, c.outputType(0).numel() >= kParallelMinElements,
+  forRange(b, l.batches * l.tuples, c.outputType(0).numel() >= b.target().parallelSliceElements,
            {c.inputs[0], c.inputs[1], c.outputs[0]}, [&](Value *t, const std::vector<Value *> &p) {
              Value *offset = ndOffset(b, l, indexType, p[1], t);
              copyElements(b, data.dtype, p[2], b.ir().CreateMul(t, b.i64(l.sliceSize)), p[0], offset, l.sliceSize);
@@ -463,7 +461,7 @@ Status emitPad(KernelContext &c) {
   const int64_t interiorEnd = padBegin + std::max<int64_t>(kept, 0);
 
   std::vector<Value *> pointers = {c.inputs[0], c.outputs[0], valueOperand ? c.inputs[2] : c.inputs[0]};
-  forRange(b, ir::shapeNumel(outerShape), outCount >= kParallelMinElements, pointers,
+  forRange(b, ir::shapeNumel(outerShape), outCount >= b.target().parallelSliceElements, pointers,
            [&](Value *row, const std::vector<Value *> &p) {
              llvm::IRBuilder<> &ir = b.ir();
              Value *value = fixedValue ? static_cast<Value *>(fixedValue) : b.load(dtype, p[2], b.i64(0));
@@ -600,7 +598,7 @@ Status emitResize(KernelContext &c) {
   const int64_t rowLength = plan.outShape[last];
   const bool interpolate = plan.mode != ResizeMode::Nearest;
 
-  forRange(b, ir::shapeNumel(outerShape), outCount >= kParallelMinElements / 4, {c.inputs[0], c.outputs[0]},
+  forRange(b, ir::shapeNumel(outerShape), outCount >= b.target().parallelSliceElements / 4, {c.inputs[0], c.outputs[0]},
            [&](Value *row, const std::vector<Value *> &p) {
              llvm::IRBuilder<> &ir = b.ir();
              llvm::Type *f64 = ir.getDoubleTy();
@@ -699,7 +697,7 @@ Status emitTrilu(KernelContext &c) {
     fixedK = k ? std::optional<int64_t>(k->elementAsInt(0)) : std::nullopt;
   }
   const DType dtype = type.dtype;
-  forRange(b, matrices * rows, type.numel() >= kParallelMinElements,
+  forRange(b, matrices * rows, type.numel() >= b.target().parallelSliceElements,
            {c.inputs[0], c.outputs[0], c.hasInput(1) ? c.inputs[1] : c.inputs[0]},
            [&](Value *r, const std::vector<Value *> &p) {
              llvm::IRBuilder<> &ir = b.ir();
@@ -734,7 +732,7 @@ void emitCumSumAxis(KernelContext &c, size_t axis, const std::vector<Value *> &p
   const int64_t full = inner >= w ? inner / w : 0;
   const int64_t leftover = inner - full * w;
   const int64_t chunks = full + leftover;
-  forRange(b, outer * chunks, type.numel() >= kParallelMinElements, pointers,
+  forRange(b, outer * chunks, type.numel() >= b.target().parallelSliceElements, pointers,
            [&](Value *index, const std::vector<Value *> &p) {
              llvm::IRBuilder<> &ir = b.ir();
              Value *o = ir.CreateUDiv(index, b.i64(chunks));
@@ -816,7 +814,7 @@ Status emitOneHot(KernelContext &c) {
   const DType indexType = indices.dtype;
   if (c.outputType(0).numel() == 0) return Status::ok();
   KernelBuilder &b = c.b;
-  forRange(b, outer, c.outputType(0).numel() >= kParallelMinElements, {c.inputs[0], c.inputs[2], c.outputs[0]},
+  forRange(b, outer, c.outputType(0).numel() >= b.target().parallelSliceElements, {c.inputs[0], c.inputs[2], c.outputs[0]},
            [&](Value *o, const std::vector<Value *> &p) {
              llvm::IRBuilder<> &ir = b.ir();
              Value *off = b.load(valueType, p[1], b.i64(0));
@@ -898,7 +896,7 @@ Status emitTopK(KernelContext &c) {
                                    hasIndices ? c.outputs[1] : c.inputs[0]};
   const bool buffered = k <= kTopKBuffer;
   const int64_t work = outer * inner * (buffered ? length : length * k);
-  forRange(b, outer * inner, work >= kParallelMinElements, pointers, [&](Value *slice, const std::vector<Value *> &p) {
+  forRange(b, outer * inner, work >= b.target().parallelSliceElements, pointers, [&](Value *slice, const std::vector<Value *> &p) {
     llvm::IRBuilder<> &ir = b.ir();
     Value *o = ir.CreateUDiv(slice, b.i64(inner));
     Value *j = ir.CreateURem(slice, b.i64(inner));

@@ -46,8 +46,6 @@ using ir::DType;
 using ir::Shape;
 using llvm::Value;
 
-/// Tensors with at least this many elements run their slices on the thread pool.
-constexpr int64_t kParallelMinElements = int64_t{1} << 15;
 
 // --- small IR helpers -------------------------------------------------------------------------------------
 
@@ -317,7 +315,7 @@ struct Slice {
 /// the tensor is large.
 void forEachSlice(KernelBuilder &b, DType dtype, const AxisGeom &g, bool rowMode, int vectorWidth,
                   const std::vector<Value *> &pointers, const std::function<void(Slice &)> &body) {
-  const bool parallel = g.numel() >= kParallelMinElements;
+  const bool parallel = g.numel() >= b.target().parallelSliceElements;
   if (g.outer == 0 || g.inner == 0) return;
   if (rowMode) {
     forRange(b, g.outer, parallel && g.outer > 1, pointers, [&](Value *o, const std::vector<Value *> &ptrs) {
@@ -677,7 +675,7 @@ Status emitBatchNormalization(KernelContext &c) {
     for (size_t i = 1; i < 5; ++i) pointers.push_back(c.inputs[i]);
   }
   const int64_t rows = batch * channels;
-  const bool parallel = rows * inner >= kParallelMinElements;
+  const bool parallel = rows * inner >= b.target().parallelSliceElements;
   forRange(b, rows, parallel, pointers, [&](Value *r, const std::vector<Value *> &p) {
     Value *ch = ir.CreateURem(r, b.i64(channels));
     Value *factor = nullptr, *shift = nullptr;
@@ -712,7 +710,7 @@ void emitGroupedNorm(KernelContext &c, int64_t groups, bool perChannelParams) {
   KernelBuilder &b = c.b;
   llvm::IRBuilder<> &ir = b.ir();
   const int64_t count = batch * groups;
-  const bool parallel = batch * channels * inner >= kParallelMinElements;
+  const bool parallel = batch * channels * inner >= b.target().parallelSliceElements;
   forRange(b, count, parallel, {c.inputs[0], c.outputs[0], c.inputs[1], c.inputs[2]},
            [&](Value *index, const std::vector<Value *> &p) {
              Value *group = ir.CreateURem(index, b.i64(groups));
@@ -838,7 +836,7 @@ struct ReduceSlot {
 
 void forEachReduceSlot(KernelBuilder &b, const ReduceLayout &layout, DType dtype, int vectorWidth, int64_t inputNumel,
                        const std::vector<Value *> &pointers, const std::function<void(ReduceSlot &)> &body) {
-  const bool parallel = inputNumel >= kParallelMinElements;
+  const bool parallel = inputNumel >= b.target().parallelSliceElements;
   llvm::IRBuilder<> &ir = b.ir();
   if (layout.innerReduced) {
     const int64_t outputs = ir::shapeNumel(layout.keptShape);

@@ -88,7 +88,9 @@ std::string TargetDescription::summary() const {
   std::ostringstream os;
   os << triple << " cpu=" << cpu << " isa=" << isa << " vector-bytes=" << vectorBytes
      << " vector-registers=" << vectorRegisters << " l1d=" << cache.l1d << " l2=" << cache.l2 << " l3=" << cache.l3
-     << " serial-bytes=" << serialBytes << " serial-flops=" << serialFlops;
+     << " serial-bytes=" << serialBytes << " serial-flops=" << serialFlops << " parallel-nest=" << parallelNestElements
+     << " task=" << elementsPerTask << " max-tasks=" << maxTasks << " parallel-slice=" << parallelSliceElements
+     << " gemm-kc=" << gemmKBlock << " gemm-mc=" << gemmMBlock;
   if (!features.empty()) os << " features=" << features;
   return os.str();
 }

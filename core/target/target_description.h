@@ -36,6 +36,17 @@ struct TargetDescription {
   /// microseconds of work, about what waking the thread pool costs.
   size_t serialBytes = 48 * 1024;
   double serialFlops = 1 << 20;
+  /// Thread-pool thresholds of the loop kernels. Strided elementwise and copy nests go parallel from this many
+  /// elements, in tasks of about `elementsPerTask` (at most `maxTasks` of them); slice kernels (reductions, norms,
+  /// indexing), which do more work per element, from `parallelSliceElements`.
+  int64_t parallelNestElements = int64_t{1} << 16;
+  int64_t elementsPerTask = 8192;
+  int64_t maxTasks = 64;
+  int64_t parallelSliceElements = int64_t{1} << 15;
+  /// GEMM blocking: the k-block (a kBlock x NR panel of B stays in L1: 32 KiB with AVX-512) and the rows of an M
+  /// chunk (its A block stays in L2).
+  int64_t gemmKBlock = 256;
+  int64_t gemmMBlock = 256;
   /// Threads the compiled model runs with (its thread pool size).
   int threads = 1;
 
