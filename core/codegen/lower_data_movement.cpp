@@ -147,12 +147,18 @@ Status checkRowMajorOutputs(const ir::Graph &graph, const ir::Node &node) {
   return Status::ok();
 }
 
-/// out = in over the output's logical shape, both operands in any layout (blocked ones included; the output's
-/// padding lanes zeroed), walking the output in its physical order.
+/// out = in over the output's logical shape, both operands in any layout (the output's padding lanes zeroed):
+/// a tiled nest walking the output in its physical order, or, where the two block one dim by different sizes
+/// (NCHW16c -> NCHW8c), a general affine copy.
 Status tiledCopy(KernelContext &c, const nest::TiledOperand &in) {
   const ir::TensorType &out = c.outputType(0);
   const nest::TiledOperand output = nest::tiledOperand(c.outputs[0], out);
-  FLUIDML_RETURN_IF_ERROR(nest::checkTiledNest(out.shape, output, {in}));
+  if (!nest::checkTiledNest(out.shape, output, {in}).isOk()) {
+    nest::emitAffineCopy(c.b, out.shape, output, nest::AffineIndex::identity(out.rank()), in,
+                         nest::AffineIndex::identity(out.rank()));
+    nest::zeroPaddingLanes(c.b, out, output);
+    return Status::ok();
+  }
   nest::emitTiledNest(c.b, out, output, {in}, [](nest::Lanes &, const std::vector<llvm::Value *> &v) { return v[0]; });
   return Status::ok();
 }
@@ -172,15 +178,7 @@ Status copyElements(KernelContext &c) {
     return Status::error("cannot reshape " + in.toString() + " into " + out.toString() +
                          " across layouts (only row-major reshapes are lowered)");
   if (out.numel() == 0) return Status::ok();
-  const nest::TiledOperand source = nest::tiledOperand(c.inputs[0], in);
-  const nest::TiledOperand target = nest::tiledOperand(c.outputs[0], out);
-  if (!nest::checkTiledNest(out.shape, target, {source}).isOk()) {  // block sizes that disagree (NCHW16c -> NCHW8c)
-    nest::emitAffineCopy(c.b, out.shape, target, nest::AffineIndex::identity(out.rank()), source,
-                         nest::AffineIndex::identity(in.rank()));
-    nest::zeroPaddingLanes(c.b, out, target);
-    return Status::ok();
-  }
-  return tiledCopy(c, source);
+  return tiledCopy(c, nest::tiledOperand(c.inputs[0], in));
 }
 
 Status emitRelayout(KernelContext &c) {

@@ -1,6 +1,7 @@
 // The lowering table, built once from the explicit family registrations (no static initializers: static
 // libraries would drop them).
 #include "core/codegen/lowering.h"
+#include "core/codegen/tiled_nest.h"
 
 #include <algorithm>
 #include <cassert>
@@ -56,18 +57,6 @@ std::string_view layoutSupportName(LayoutSupport support) {
 
 namespace {
 
-/// A blocked operand's tiles over the dims of a shape of rank `rank` it is broadcast to (0: untiled).
-void noteTiles(const ir::TensorType &type, size_t rank, std::vector<int64_t> &blocks, std::string &conflict) {
-  const size_t shift = rank - std::min(rank, type.rank());
-  for (const ir::LayoutTile &tile : type.layout.tiles) {
-    int64_t &block = blocks[static_cast<size_t>(tile.dim) + shift];
-    if (block != 0 && block != tile.size && conflict.empty())
-      conflict = "operands tile dim " + std::to_string(static_cast<size_t>(tile.dim) + shift) + " by " +
-                 std::to_string(block) + " and by " + std::to_string(tile.size) + " (one block size per dim)";
-    block = tile.size;
-  }
-}
-
 LayoutSupport levelOf(const ir::Layout &layout) {
   if (layout.isRowMajor()) return LayoutSupport::RowMajor;
   return layout.isPermutation() ? LayoutSupport::Permuted : LayoutSupport::Blocked;
@@ -77,27 +66,30 @@ LayoutSupport levelOf(const ir::Layout &layout) {
 
 Status checkOneBlockSizePerDim(const ir::Graph &graph, const ir::Node &node) {
   if (node.outputs.empty() || node.outputs[0] == ir::kNoValue) return Status::ok();
-  const size_t rank = graph.value(node.outputs[0]).type.rank();
-  std::vector<int64_t> blocks(rank, 0);
-  std::string conflict;
+  // The tiled nest's own rule, on operands without addresses (only their dim access matters).
+  const ir::TensorType &out = graph.value(node.outputs[0]).type;
+  std::vector<nest::TiledOperand> operands;
   for (ir::ValueId v : node.outputs)
-    if (v != ir::kNoValue && graph.value(v).type.rank() == rank) noteTiles(graph.value(v).type, rank, blocks, conflict);
+    if (v != ir::kNoValue && graph.value(v).type.shape == out.shape) operands.push_back(nest::tiledOperand(nullptr, graph.value(v).type));
   for (ir::ValueId v : node.inputs)
-    if (v != ir::kNoValue && graph.value(v).type.rank() <= rank) noteTiles(graph.value(v).type, rank, blocks, conflict);
-  return conflict.empty() ? Status::ok() : Status::error(conflict);
+    if (v != ir::kNoValue && graph.value(v).type.rank() <= out.rank())
+      operands.push_back(nest::broadcastTiledOperand(nullptr, graph.value(v).type, out.shape));
+  return nest::checkTiledNest(out.shape, nest::tiledOperand(nullptr, out), operands);
 }
 
 Status checkNodeLayouts(const ir::Graph &graph, const ir::Node &node) {
-  const std::string where = "node '" + node.name + "' (" +
-                            (node.domain.empty() ? "" : node.domain + ".") + node.opType + ", #" +
-                            std::to_string(node.id) + ")";
+  // Only a refusal needs the node's description.
+  auto where = [&] {
+    return "node '" + node.name + "' (" + (node.domain.empty() ? "" : node.domain + ".") + node.opType + ", #" +
+           std::to_string(node.id) + ")";
+  };
   const LoweringEntry *entry = LoweringTable::instance().find(node.domain, node.opType);
   if (entry == nullptr) return Status::ok();  // the module builder reports the missing lowering itself
   auto check = [&](ir::ValueId v, const std::string &role) {
     if (v == ir::kNoValue) return Status::ok();
     const ir::TensorType &type = graph.value(v).type;
     if (static_cast<int>(levelOf(type.layout)) <= static_cast<int>(entry->layouts)) return Status::ok();
-    return Status::internal(where + ": " + role + " '" + graph.value(v).name + "' has layout " +
+    return Status::internal(where() + ": " + role + " '" + graph.value(v).name + "' has layout " +
                          type.layout.toString(type.rank()) + ", but its kernel reads and writes " +
                          std::string(layoutSupportName(entry->layouts)) +
                          " layouts only (a layout pass must convert it with fluidml.Relayout)");
@@ -109,7 +101,7 @@ Status checkNodeLayouts(const ir::Graph &graph, const ir::Node &node) {
   Status extra = entry->layoutCheck != nullptr               ? entry->layoutCheck(graph, node)
                  : entry->layouts == LayoutSupport::Blocked ? checkOneBlockSizePerDim(graph, node)
                                                             : Status::ok();
-  if (!extra.isOk()) return Status::internal(where + ": " + extra.message());
+  if (!extra.isOk()) return Status::internal(where() + ": " + extra.message());
   return Status::ok();
 }
 

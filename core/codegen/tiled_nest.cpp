@@ -27,7 +27,10 @@ std::pair<int64_t, int64_t> splitStrides(const ir::DimAccess &a, int64_t block) 
   return {block * a.outerStride, a.outerStride};  // untiled (or broadcast: both 0)
 }
 
-void zeroPadding(KernelBuilder &b, const ir::TensorType &outType, const TiledOperand &out) {
+
+}  // namespace
+
+void zeroPaddingLanes(KernelBuilder &b, const ir::TensorType &outType, const TiledOperand &out) {
   const size_t rank = outType.rank();
   const std::vector<int> outer = outType.layout.outerOrder(rank);
   for (const ir::LayoutTile &padded : outType.layout.tiles) {
@@ -64,8 +67,6 @@ void zeroPadding(KernelBuilder &b, const ir::TensorType &outType, const TiledOpe
     }, {});
   }
 }
-
-}  // namespace
 
 TiledOperand tiledOperand(llvm::Value *pointer, const ir::TensorType &type) {
   return TiledOperand{pointer, type.dtype, 0, type.layout.dimAccess(type.shape)};
@@ -178,7 +179,7 @@ void emitTiledNest(KernelBuilder &b, const ir::TensorType &outType, const TiledO
     std::vector<NestOperand> nestIns(operands.begin() + 1, operands.end());
     emitStridedNest(b, nestShape, operands[0], nestIns, fn, order);
   }
-  zeroPadding(b, outType, out);
+  zeroPaddingLanes(b, outType, out);
 }
 
 void emitAffineCopy(KernelBuilder &b, const ir::Shape &extent, const TiledOperand &out, const AffineIndex &outMap,
@@ -203,10 +204,6 @@ void emitAffineCopy(KernelBuilder &b, const ir::Shape &extent, const TiledOperan
     b.store(out.dtype, b.load(in.dtype, in.pointer, offsetOf(in, inMap, index)), out.pointer,
             offsetOf(out, outMap, index));
   });
-}
-
-void zeroPaddingLanes(KernelBuilder &b, const ir::TensorType &outType, const TiledOperand &out) {
-  zeroPadding(b, outType, out);
 }
 
 }  // namespace fluidml::codegen::nest
