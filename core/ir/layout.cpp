@@ -139,6 +139,14 @@ bool Layout::isRowMajor() const {
   return true;
 }
 
+int64_t Layout::channelBlock(size_t rank) const {
+  if (rank < 2 || tiles.size() != 1 || tiles[0].dim != 1) return 0;
+  for (size_t i = 0; i < order.size(); ++i)
+    if (order[i] != static_cast<int>(i)) return 0;
+  if (!order.empty() && order.size() != rank) return 0;
+  return tiles[0].size;
+}
+
 bool Layout::operator==(const Layout &other) const {
   if (tiles != other.tiles) return false;
   if (order.empty() || other.order.empty()) {

@@ -67,6 +67,9 @@ struct Layout {
   std::vector<int> outerOrder(size_t rank) const;
   /// The tile of logical dim `dim`, 0 when untiled.
   int64_t tileOf(int dim) const;
+  /// The block size when the layout is the channel-blocked form of an N x C x spatial... tensor of `rank`
+  /// dims (NCHW16c, NCHW8c, NCDHW16c: identity outer order, one tile, on dim 1), else 0.
+  int64_t channelBlock(size_t rank) const;
   /// Checks the layout against a shape: the order is a permutation of the shape's dims, tiles name distinct
   /// dims of the shape with sizes >= 2, and no tile splits a dim of extent 1 (there is nothing to divide).
   Status validate(const Shape &shape) const;

@@ -110,3 +110,14 @@ TEST_CASE("Layout validation names what is wrong", "[ir][layout]") {
   CHECK(Layout::identity(4) == Layout::rowMajor());
   CHECK_FALSE(Layout::permutation({1, 0}) == Layout::rowMajor());
 }
+
+TEST_CASE("Channel-blocked layouts report their block, every other layout 0", "[ir][layout]") {
+  CHECK(parsed("NCHW16c", 4).channelBlock(4) == 16);
+  CHECK(parsed("NCHW8c", 4).channelBlock(4) == 8);
+  CHECK(parsed("NCDHW16c", 5).channelBlock(5) == 16);
+  CHECK(Layout::blocked(4, {{1, 16}}).channelBlock(4) == 16);
+  CHECK(parsed("NHWC8c", 4).channelBlock(4) == 0);
+  CHECK(parsed("OIHW16i16o", 4).channelBlock(4) == 0);
+  CHECK(parsed("(0,2,3,1)", 4).channelBlock(4) == 0);
+  CHECK(Layout::rowMajor().channelBlock(4) == 0);
+}
