@@ -634,6 +634,7 @@ Status emitConv(KernelContext &c) {
   s.groupIn = s.inChannels / s.group;
   s.groupOut = s.outChannels / s.group;
   if (c.outputType(0).numel() == 0) return Status::ok();
+  if (emitBlockedConv(c, w, s.group)) return Status::ok();
   if (c.outputType(0).dtype != ir::DType::Float32) {
     c.strategy = "scalar";
     emitConvScalar(c, w, s);
@@ -930,6 +931,7 @@ Status emitConvTranspose(KernelContext &c) {
 
 void registerConvLowerings(LoweringTable &table) {
   table.add("Conv", emitConv);
+  table.declareLayouts("", "Conv", LayoutSupport::Blocked, checkBlockedConvLayouts);
   table.add("ConvTranspose", emitConvTranspose);
 }
 

@@ -6,6 +6,7 @@
 #include <llvm/IR/IRBuilder.h>
 
 #include "core/codegen/gemm_kernel.h"
+#include "core/codegen/lower_linalg_internal.h"
 #include "core/codegen/lowering.h"
 #include "core/ops/fused_epilogue.h"
 
@@ -96,6 +97,7 @@ Status emitFused(KernelContext &c) {
 
 void registerFusedLowerings(LoweringTable &table) {
   table.add(std::string(ops::kFusedConv), &emitFused, std::string(ops::kFluidmlDomain));
+  table.declareLayouts(ops::kFluidmlDomain, ops::kFusedConv, LayoutSupport::Blocked, &linalg::checkBlockedConvLayouts);
   table.add(std::string(ops::kFusedMatMul), &emitFused, std::string(ops::kFluidmlDomain));
 }
 

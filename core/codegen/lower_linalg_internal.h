@@ -55,6 +55,12 @@ struct WindowSweep {
 };
 void emitWindowSweep(KernelBuilder &b, const WindowSweep &sweep);
 
+/// The layouts Conv and fluidml.FusedConv read and write: all row-major, or (lower_conv_blocked.cpp) a 2-D
+/// float32 conv with constant weights writing NCHW[B]c from an NCHW or NCHW[B]c input (depthwise: blocked input).
+Status checkBlockedConvLayouts(const ir::Graph &graph, const ir::Node &node);
+/// Emits the blocked conv when the output is NCHW[B]c (false otherwise: the caller emits a row-major conv).
+bool emitBlockedConv(KernelContext &c, const ops::Window &w, int64_t group);
+
 void registerConvLowerings(LoweringTable &table);
 void registerPoolLowerings(LoweringTable &table);
 
