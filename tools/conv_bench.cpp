@@ -88,7 +88,9 @@ Expected<ir::Graph> buildGraph(const ConvShape &c, const std::string &layout, bo
     return Status::ok();
   };
   const bool blocked = !layout.empty();
-  if (blocked) FLUIDML_RETURN_IF_ERROR(add("Relayout", {v}, {{"layout", layout}}, "fluidml"));
+  // An input of fewer channels than a block (an image) is read as NCHW, as the first conv of a network reads it.
+  const bool blockedInput = blocked && c.x[1] >= ir::parseLayout(layout, 4)->tileOf(1);
+  if (blockedInput) FLUIDML_RETURN_IF_ERROR(add("Relayout", {v}, {{"layout", layout}}, "fluidml"));
   if (convolve) {
     std::vector<ir::ValueId> inputs{v, graph.addConstant("w", ir::Tensor::zeros(ir::DType::Float32, c.w))};
     if (c.bias) inputs.push_back(graph.addConstant("b", ir::Tensor::zeros(ir::DType::Float32, {c.w[0]})));

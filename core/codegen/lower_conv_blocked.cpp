@@ -75,13 +75,16 @@ void chooseTile(BlockedConvPlan &p, const target::TargetDescription &t) {
     }
 }
 
-/// Work split and input chunks: the weights of one chunk for one tile's channel blocks fit half of L2; rows
-/// are split so that there are a few items per thread.
+/// Work split and input chunks. A tile reuses each weight vector for only RW positions, so the weights of one
+/// chunk (for the OCR channel blocks of a work item) must stay in L1 while every tile of the item's rows passes
+/// over them: chunks of as many input blocks as fit 3/4 of L1 (at least one), the partial sums going through
+/// the output between chunks. Rows are split so that there are a few items per thread.
 void chooseBlocking(BlockedConvPlan &p, const target::TargetDescription &t) {
-  const int64_t weightBytesPerBlock = p.depthwise ? 0 : p.ocr * p.kh * p.kw * p.block * p.block * 4;
+  const int64_t lanes = p.inputBlocked ? p.block : std::min(p.block, p.inChannels);
+  const int64_t weightBytesPerBlock = p.depthwise ? 0 : p.ocr * p.kh * p.kw * lanes * p.block * 4;
   p.chunkBlocks = p.inBlocks;  // depthwise: one pass (each output block reads its own input block)
   if (weightBytesPerBlock > 0)
-    p.chunkBlocks = std::clamp<int64_t>(static_cast<int64_t>(t.cache.l2 / 2) / weightBytesPerBlock, 1, p.inBlocks);
+    p.chunkBlocks = std::clamp<int64_t>(static_cast<int64_t>(t.cache.l1d * 3 / 4) / weightBytesPerBlock, 1, p.inBlocks);
   p.channelGroups = ceilDiv(p.outBlocks, p.ocr);
   const int64_t rows = p.flat ? ceilDiv(p.outW, p.rw) : p.outH;
   const int64_t wanted = t.threads > 1 ? 4 * t.threads : 1;
