@@ -1,6 +1,8 @@
-// `fluidml bench MODEL [--pipeline P] [--threads N] [--iters K] [--warmup W] [--json]`: compiles the model once
-// with the JIT, runs W untimed warm-up iterations, then K timed ones on deterministic random inputs; reports the
-// median, min and max latency, peak RSS (VmHWM, getrusage as fallback), arena/weights/lower-bound bytes and compile time.
+// `fluidml bench MODEL [--pipeline P] [--threads N] [--iters K] [--warmup W] [--json] [--profile]`: compiles the
+// model once with the JIT, runs W untimed warm-up iterations, then K timed ones on deterministic random inputs;
+// reports the median, min and max latency, peak RSS (VmHWM, getrusage as fallback), arena/weights/lower-bound
+// bytes and compile time. With --profile the code also times each node (CompileOptions::profile, two clock reads
+// per kernel) over the K timed runs, reported per node, per op type and per kernel strategy.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 
 #include "core/codegen/jit_cache.h"
 #include "tools/commands.h"
+#include "tools/profile_report.h"
 #include "tools/random_inputs.h"
 
 namespace fluidml::cli {
@@ -40,7 +43,9 @@ int benchCommand(const CliOptions &options) {
   const std::string &model = options.positional[0];
   codegen::setJitCacheEnabled(false);  // compile_ms times a real compilation
   // bench only runs the compiled code: the weights it reads packed are freed from the graph as they are packed.
-  auto compiled = codegen::compileJitReleasingPackedConstants(prepared->graph, prepared->plan, compileOptionsFrom(options));
+  codegen::CompileOptions compileOptions = compileOptionsFrom(options);
+  compileOptions.profile = options.profile;
+  auto compiled = codegen::compileJitReleasingPackedConstants(prepared->graph, prepared->plan, compileOptions);
   if (!compiled) return reportError(compiled.status().withContext(model));
   codegen::CompiledModel &runner = **compiled;
 
@@ -51,6 +56,7 @@ int benchCommand(const CliOptions &options) {
     Status status = runner.run(inputs, outputs);
     if (!status.isOk()) return reportError(status.withContext(model));
   }
+  runner.resetProfile();  // the profile covers the timed runs
   std::vector<double> times;
   times.reserve(static_cast<size_t>(options.iters));
   for (int i = 0; i < options.iters; ++i) {
@@ -84,6 +90,7 @@ int benchCommand(const CliOptions &options) {
                        {"warmup", options.warmup},
                        {"planner", prepared->plan.planner},
                        {"latencies_ms", times}};
+    if (options.profile) out["profile"] = profileJson(runner.profile(), options.iters);
     std::cout << out.dump() << '\n';
     return kExitOk;
   }
@@ -97,6 +104,11 @@ int benchCommand(const CliOptions &options) {
               "peak RSS %.1f MiB\n",
               mib(runner.arenaBytes()), mib(prepared->plan.lowerBoundBytes), mib(runner.scratchBytes()),
               mib(runner.weightsBytes()), mib(peakRssBytes()));
+  if (options.profile) {
+    double sum = 0;
+    for (double t : times) sum += t;
+    printProfile(stdout, runner.profile(), options.iters, sum / static_cast<double>(n));
+  }
   return kExitOk;
 }
 

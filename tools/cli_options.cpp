@@ -1,5 +1,6 @@
 #include "tools/cli_options.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "core/codegen/target_machine.h"
@@ -71,11 +72,23 @@ Expected<CliOptions> parseCommandLine(int argc, char **argv) {
       options.interpret = true;
     } else if (arg == "--check") {
       options.check = true;
-    } else if (arg == "--threads" || arg == "--iters" || arg == "--warmup") {
+    } else if (arg == "--profile") {
+      options.profile = true;
+    } else if (arg == "--threads") {
+      FLUIDML_ASSIGN_OR_RETURN(std::string text, value(arg));
+      options.threadCounts.clear();
+      for (size_t start = 0; start <= text.size();) {
+        size_t end = std::min(text.find(',', start), text.size());
+        FLUIDML_ASSIGN_OR_RETURN(int number, parseInt(arg, text.substr(start, end - start), 1));
+        if (number > 1024) return Status::error("--threads expects at most 1024, got " + text);
+        options.threadCounts.push_back(number);
+        start = end + 1;
+      }
+      options.threads = options.threadCounts.front();
+    } else if (arg == "--iters" || arg == "--warmup") {
       FLUIDML_ASSIGN_OR_RETURN(std::string text, value(arg));
       FLUIDML_ASSIGN_OR_RETURN(int number, parseInt(arg, text, arg == "--warmup" ? 0 : 1));
-      if (arg == "--threads" && number > 1024) return Status::error("--threads expects at most 1024, got " + text);
-      (arg == "--threads" ? options.threads : arg == "--iters" ? options.iters : options.warmup) = number;
+      (arg == "--iters" ? options.iters : options.warmup) = number;
     } else if (arg == "--dump-ir") {
       FLUIDML_ASSIGN_OR_RETURN(options.dumpIr, value(arg));
     } else if (arg == "--dump-asm") {
@@ -104,6 +117,8 @@ Expected<CliOptions> parseCommandLine(int argc, char **argv) {
       options.positional.push_back(arg);
     }
   }
+  if (options.threadCounts.size() > 1 && options.command != "tune")
+    return Status::error("--threads takes a list of counts only for tune; " + options.command + " runs with one");
   auto target = codegen::resolveTarget(options.mcpu, options.targetTriple);
   if (!target) return target.status();
   options.target = std::move(target).value();

@@ -29,6 +29,7 @@ struct CliOptions {
   bool interpret = false;                  // --interpret (run): the reference interpreter instead of compiled code
   bool check = false;                      // --check (run): compare compiled outputs with the interpreter
   int threads = 1;                         // --threads N: the compiled model's thread pool size
+  std::vector<int> threadCounts{1};        // --threads N[,M...] (tune measures each; others take one)
   int iters = 20;                          // --iters K (bench): timed runs
   int warmup = 3;                          // --warmup W (bench): untimed runs first
   std::optional<std::string> dumpIr;       // --dump-ir FILE: the optimized LLVM IR
@@ -36,6 +37,7 @@ struct CliOptions {
   std::string mcpu;                        // --mcpu NAME: the CPU to generate code for ("" = the host)
   std::string targetTriple;                // --target TRIPLE: the target triple ("" = the host's)
   target::TargetDescription target;        // resolved from --mcpu and --target (the host without them)
+  bool profile = false;                    // --profile (bench): time per node, op type and kernel strategy
   bool help = false;                       // --help / -h
 };
 

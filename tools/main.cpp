@@ -25,9 +25,11 @@ commands:
                                 ahead-of-time: DIR/libmodel.so (C API in DIR/model.h, no LLVM needed at run
                                 time), DIR/weights.bin (memory-mapped), DIR/model.json (tensor metadata and the
                                 target); --mcpu x86-64-v3 makes a library for any AVX2 x86-64
-  bench MODEL [--threads N] [--iters K] [--warmup W] [--json] [--mcpu NAME]
+  bench MODEL [--threads N] [--iters K] [--warmup W] [--json] [--mcpu NAME] [--profile]
                                 compile once, W warm-up runs (default 3), K timed runs (default 20): median/min/max
-                                latency, peak RSS, arena/weights/lower-bound bytes, compile time
+                                latency, peak RSS, arena/weights/lower-bound bytes, compile time; --profile also
+                                times every node over the timed runs: the slowest nodes, time per op type and per
+                                kernel strategy and layouts (--json: a "profile" object)
   plan MODEL [--pipeline P] [--json]
                                 the memory plan: lower bound (with and without the schedule), arena bytes and
                                 efficiency per planner (naive, greedy-size, best-of), in-place and view reuses

@@ -22,6 +22,20 @@ struct CompileOptions {
   target::TargetDescription target = target::TargetDescription::host();
   std::string dumpIrPath;        // when set, the optimized LLVM IR is written there
   std::string dumpAsmPath;       // when set, the target's assembly is written there
+  /// When true, the entry times every kernel call (and copy) and CompiledModel::profile() reports them; off, no
+  /// profiling code is emitted at all. JIT only: compileAot ignores it.
+  bool profile = false;
+};
+
+/// One node of a profiled model (CompileOptions::profile): its time summed over the runs since compilation or
+/// the last CompiledModel::resetProfile().
+struct NodeProfile {
+  std::string name;      // the node's name
+  std::string opType;    // "Conv", "fluidml.FusedConv", ...
+  std::string strategy;  // CompiledModel::kernelStrategies()' entry, "copy" for byte copies, else ""
+  std::string layouts;   // the layouts of its operands but constants, read -> written: "NCHW8c,(0,2,3,1)->NCHW8c"
+  int64_t nanoseconds = 0;
+  int64_t calls = 0;
 };
 
 /// A JIT-compiled model: owns the JIT, the weights blob, the arena and the thread pool. run() allocates nothing.
@@ -42,6 +56,11 @@ class CompiledModel {
   virtual uint8_t *arenaData() = 0;
   /// The strategy each multi-strategy kernel took, by node name ("conv_3" -> "im2col"); see KernelContext.
   virtual const std::map<std::string, std::string> &kernelStrategies() const = 0;
+  /// Per node that runs code, in schedule order, its time so far; empty unless compiled with
+  /// CompileOptions::profile. Views (Reshape and friends aliasing their input) run no code and are not listed.
+  virtual std::vector<NodeProfile> profile() const = 0;
+  /// Zeroes the profile counters (e.g. after warm-up runs).
+  virtual void resetProfile() = 0;
 };
 
 /// Compiles `graph` (types inferred, order = schedule) with the memory plan into machine code in this process.

@@ -94,6 +94,17 @@ class JitModel final : public CompiledModel {
   size_t weightsBytes() const override { return weightsBytes_; }
   uint8_t *arenaData() override { return arena_.get(); }
   const std::map<std::string, std::string> &kernelStrategies() const override { return strategies_; }
+  std::vector<NodeProfile> profile() const override {
+    std::vector<NodeProfile> nodes = profiledNodes_;
+    for (size_t k = 0; k < nodes.size(); ++k) {
+      nodes[k].nanoseconds = profileSlots_[k].nanoseconds;
+      nodes[k].calls = profileSlots_[k].calls;
+    }
+    return nodes;
+  }
+  void resetProfile() override {
+    for (fluidml_profile_slot &slot : profileSlots_) slot = {0, 0};
+  }
 
   std::unique_ptr<llvm::orc::LLJIT> jit_;
   fluidml_entry_fn entry_ = nullptr;
@@ -104,6 +115,8 @@ class JitModel final : public CompiledModel {
   size_t scratchBytes_ = 0;
   size_t weightsBytes_ = 0;
   std::map<std::string, std::string> strategies_;
+  std::vector<NodeProfile> profiledNodes_;          // by profile slot, counters unset
+  std::vector<fluidml_profile_slot> profileSlots_;  // what the entry adds to (runtime_.profile)
   std::unique_ptr<runtime::ThreadPool> pool_;
   fluidml_runtime runtime_;
   std::vector<ir::TensorType> inputTypes_, outputTypes_;
@@ -134,6 +147,20 @@ std::atomic<bool> cacheEnabled{true};
 std::atomic<bool> lastCompileCached{false};
 /// Bump when optimizeModule, the target machine or anything else that shapes the object for the same IR changes.
 constexpr const char *kCacheVersion = "fluidml-jit-1";
+
+/// "NCHW8c,row-major->NCHW8c": the layouts of a node's operands that are not constants (always row-major).
+std::string layoutsOf(const ir::Graph &graph, const ir::Node &node) {
+  auto text = [&](const std::vector<ir::ValueId> &values) {
+    std::string out;
+    for (ir::ValueId v : values) {
+      if (v == ir::kNoValue || graph.value(v).isConstant()) continue;
+      const ir::TensorType &type = graph.value(v).type;
+      out += (out.empty() ? "" : ",") + (type.layout.isRowMajor() ? std::string("row-major") : type.layout.toString(type.rank()));
+    }
+    return out;
+  };
+  return text(node.inputs) + "->" + text(node.outputs);
+}
 
 /// The cache file name of a module: a hash of everything that decides its machine code.
 std::string cacheKey(const llvm::Module &module, llvm::TargetMachine &targetMachine,
@@ -200,9 +227,13 @@ Expected<fluidml_entry_fn> linkObject(std::unique_ptr<llvm::orc::LLJIT> &jitOut,
   if (!processSymbols) return Status::internal("LLVM JIT: " + errorText(processSymbols.takeError()));
   dylib.addGenerator(std::move(*processSymbols));
   llvm::orc::SymbolMap runtimeSymbols;
-  runtimeSymbols[lljit.mangleAndIntern("fluidml_parallel_for")] = llvm::orc::ExecutorSymbolDef(
-      llvm::orc::ExecutorAddr::fromPtr(&fluidml_parallel_for),
-      llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
+  auto define = [&](const char *name, auto *function) {
+    runtimeSymbols[lljit.mangleAndIntern(name)] = llvm::orc::ExecutorSymbolDef(
+        llvm::orc::ExecutorAddr::fromPtr(function), llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
+  };
+  define("fluidml_parallel_for", &fluidml_parallel_for);
+  define("fluidml_profile_clock", &fluidml_profile_clock);
+  define("fluidml_profile_record", &fluidml_profile_record);
   if (llvm::Error error = dylib.define(llvm::orc::absoluteSymbols(std::move(runtimeSymbols))))
     return Status::internal("LLVM JIT: " + errorText(std::move(error)));
   if (llvm::Error error = lljit.addObjectFile(std::move(object)))
@@ -265,6 +296,7 @@ Expected<std::unique_ptr<CompiledModel>> compileJitWith(const ir::Graph &graph, 
     buildOptions.constantAlignment[static_cast<size_t>(v)] = address % 64 == 0 ? 64 : (address % 16 == 0 ? 16 : 1);
   }
   buildOptions.constantConsumed = std::move(constantConsumed);
+  buildOptions.profile = options.profile;
   FLUIDML_ASSIGN_OR_RETURN(BuiltModule built, buildModule(*context, graph, plan, *targetMachine, target, buildOptions));
   // The model keeps only what the code reads: constants read as they are (shared buffers), derived weights.
   for (WeightsLayout::Entry &entry : built.weights.entries) {
@@ -317,6 +349,18 @@ Expected<std::unique_ptr<CompiledModel>> compileJitWith(const ir::Graph &graph, 
 
   model->weightsBytes_ = weightsBytes;
   model->strategies_ = std::move(built.strategies);
+  for (ir::NodeId id : built.profiledNodes) {
+    const ir::Node &node = graph.node(id);
+    NodeProfile entry;
+    entry.name = node.name;
+    entry.opType = node.domain.empty() ? node.opType : node.domain + "." + node.opType;
+    if (auto found = model->strategies_.find(node.name); found != model->strategies_.end()) entry.strategy = found->second;
+    else if (isByteCopyNode(graph, node)) entry.strategy = "copy";
+    entry.layouts = layoutsOf(graph, node);
+    model->profiledNodes_.push_back(std::move(entry));
+  }
+  model->profileSlots_.assign(model->profiledNodes_.size(), fluidml_profile_slot{0, 0});
+  if (options.profile) model->runtime_.profile = model->profileSlots_.data();
   model->arenaBytes_ = plan.arenaBytes;
   model->scratchBytes_ = built.stateBytes;
   model->arena_ = allocateAligned(built.allocationBytes());

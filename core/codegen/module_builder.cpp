@@ -81,6 +81,10 @@ class ModuleEmitter {
   /// Moves the kernels' mutable zero-initialized globals into the arena allocation from `stateOffset` on;
   /// returns the bytes used.
   size_t placeStateInArena(size_t stateOffset);
+  /// With profiling on: the clock read before `node`'s code in the entry (nullptr otherwise).
+  llvm::Value *profileStart();
+  /// With profiling on: records the time since `start` in a new slot for `node`.
+  void profileEnd(llvm::Value *start, const ir::Node &node);
   void emitMemcpy(llvm::Value *dst, llvm::Value *src, size_t bytes) {
     if (bytes != 0) builder_->CreateMemCpy(dst, llvm::MaybeAlign(), src, llvm::MaybeAlign(), bytes);
   }
@@ -104,7 +108,26 @@ class ModuleEmitter {
   std::vector<bool> readRaw_;         // by value id: something reads the constant as it is
   DerivedWeights derivedWeights_;
   std::map<std::string, std::string> strategies_;  // BuiltModule::strategies
+  bool profile_ = false;                          // ModuleBuildOptions::profile
+  std::vector<ir::NodeId> profiledNodes_;         // BuiltModule::profiledNodes
 };
+
+llvm::Value *ModuleEmitter::profileStart() {
+  if (!profile_) return nullptr;
+  llvm::FunctionCallee clock =
+      module_->getOrInsertFunction("fluidml_profile_clock", llvm::FunctionType::get(builder_->getInt64Ty(), false));
+  return builder_->CreateCall(clock, {}, "profile.start");
+}
+
+void ModuleEmitter::profileEnd(llvm::Value *start, const ir::Node &node) {
+  if (start == nullptr) return;
+  llvm::IRBuilder<> &b = *builder_;
+  llvm::FunctionCallee record = module_->getOrInsertFunction(
+      "fluidml_profile_record",
+      llvm::FunctionType::get(b.getVoidTy(), {b.getPtrTy(), b.getInt64Ty(), b.getInt64Ty()}, false));
+  b.CreateCall(record, {entry_->getArg(4), b.getInt64(profiledNodes_.size()), start});
+  profiledNodes_.push_back(node.id);
+}
 
 uint64_t ModuleEmitter::alignmentOf(ir::ValueId value) const {
   const ir::Value &v = graph_.value(value);
@@ -322,6 +345,7 @@ Expected<BuiltModule> ModuleEmitter::build(const ModuleBuildOptions &options) {
   pointers_.assign(capacity, nullptr);
   constantPlaceholder_.assign(capacity, nullptr);
   constantConsumed_ = options.constantConsumed;
+  profile_ = options.profile;
   readRaw_.assign(capacity, false);
   kernelReadsLeft_.assign(capacity, 0);
   for (ir::ValueId v : graph_.outputs())
@@ -373,12 +397,21 @@ Expected<BuiltModule> ModuleEmitter::build(const ModuleBuildOptions &options) {
         if (in != ir::kNoValue) readRaw_[static_cast<size_t>(in)] = true;
     }
     if (!anyStorage || allViews) continue;  // views cost nothing
+    if (profile_) {  // operand addresses first, so that a profiled node's time covers its call alone
+      for (ir::ValueId v : node.inputs)
+        if (v != ir::kNoValue && !graph_.value(v).isConstant()) pointerOf(v);
+      for (ir::ValueId v : node.outputs)
+        if (v != ir::kNoValue && plan_.storage[static_cast<size_t>(v)].kind != analysis::StorageKind::None)
+          pointerOf(v);
+    }
+    llvm::Value *start = profileStart();
     if (isByteCopyNode(graph_, node)) {
       const ir::ValueId out = node.outputs[0];
       emitMemcpy(pointerOf(out), pointerOf(node.inputs[0]), graph_.value(out).type.bytes());
-      continue;
+    } else {
+      FLUIDML_RETURN_IF_ERROR(emitKernel(node));
     }
-    FLUIDML_RETURN_IF_ERROR(emitKernel(node));
+    profileEnd(start, node);
   }
 
   // Graph outputs nobody wrote into the caller's buffer: constants, graph inputs, repeated output slots, and
@@ -401,6 +434,7 @@ Expected<BuiltModule> ModuleEmitter::build(const ModuleBuildOptions &options) {
   built.stateOffset = alignUp(plan_.arenaBytes, 64);
   built.stateBytes = placeStateInArena(built.stateOffset);
   built.strategies = std::move(strategies_);
+  built.profiledNodes = std::move(profiledNodes_);
 
   std::string error;
   llvm::raw_string_ostream errorStream(error);

@@ -59,6 +59,9 @@ struct ModuleBuildOptions {
   /// When set, called for each graph constant as soon as every kernel that reads it has been built and none
   /// reads it as it is (they read derived weights made from it): the caller may free its data then.
   std::function<void(ir::ValueId)> constantConsumed;
+  /// When true, the entry reads fluidml_profile_clock() before each kernel call (or copy) and passes the start
+  /// to fluidml_profile_record(runtime, slot, start) after it: slot k counts BuiltModule::profiledNodes[k].
+  bool profile = false;
 };
 
 /// The module, its weights, and the state block: mutable zero-initialized globals of the kernels (shared
@@ -73,6 +76,9 @@ struct BuiltModule {
   size_t allocationBytes() const { return stateOffset + stateBytes; }
   /// The strategy each multi-strategy kernel took (KernelContext::strategy), by node name.
   std::map<std::string, std::string> strategies;
+  /// With ModuleBuildOptions::profile: the node each profile slot times, in schedule order (nodes that are
+  /// views run no code and have no slot).
+  std::vector<ir::NodeId> profiledNodes;
 };
 
 /// Builds the module for `graph` (order = schedule) and `plan`, targeting `targetMachine` (data layout,

@@ -25,6 +25,20 @@ void fluidml_parallel_for(fluidml_runtime *runtime, fluidml_parallel_body body, 
 typedef void (*fluidml_entry_fn)(uint8_t *arena, const uint8_t *weights, void *const *inputs, void *const *outputs,
                                  fluidml_runtime *runtime);
 
+/** One node's counters in a profiled model (codegen::CompileOptions::profile): nanoseconds spent in its kernel
+ * and the number of calls, summed over runs. */
+typedef struct fluidml_profile_slot {
+  int64_t nanoseconds;
+  int64_t calls;
+} fluidml_profile_slot;
+
+/** The profiling clock: CLOCK_MONOTONIC in nanoseconds. A profiled entry reads it before each kernel call. */
+int64_t fluidml_profile_clock(void);
+
+/** After a kernel call of a profiled entry: adds fluidml_profile_clock() - start to the runtime's profile slot
+ * `slot` and counts one call. Does nothing when the runtime has no profile buffer. */
+void fluidml_profile_record(fluidml_runtime *runtime, int64_t slot, int64_t start);
+
 #ifdef __cplusplus
 }
 #endif

@@ -46,4 +46,6 @@ class ThreadPool {
 /// The runtime state behind the C ABI's opaque pointer.
 struct fluidml_runtime {
   fluidml::runtime::ThreadPool *pool = nullptr;
+  /// One slot per profiled node (fluidml_profile_record), or nullptr when the model is not profiled.
+  fluidml_profile_slot *profile = nullptr;
 };
