@@ -3,15 +3,13 @@
 // use it to compile graphs whose layouts were assigned at random.
 #pragma once
 
-#include <functional>
-
 #include "core/ir/graph.h"
+#include "core/pass/pass.h"
 
 namespace fluidml::passes {
 
-/// Whether a node's kernel reads and writes the layouts its operands have (codegen::checkNodeLayouts in practice;
-/// passes do not link the code generator).
-using LayoutAcceptance = std::function<Status(const ir::Graph &, const ir::Node &)>;
+/// Whether a node's kernel reads and writes the layouts its operands have (see pass::LayoutAcceptance).
+using LayoutAcceptance = pass::LayoutAcceptance;
 
 /// For every node `accepts` refuses, in order: its non-row-major inputs are converted to row-major before it;
 /// if it still refuses, its non-row-major outputs are written row-major and converted after it to the layout

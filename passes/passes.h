@@ -15,6 +15,7 @@ PassFactoryResult createEliminateIdentityPass(const nlohmann::json &options);
 PassFactoryResult createSchedulePass(const nlohmann::json &options);
 PassFactoryResult createMemoryPlanPass(const nlohmann::json &options);
 PassFactoryResult createFuseEpiloguesPass(const nlohmann::json &options);
+PassFactoryResult createAssignLayoutsPass(const nlohmann::json &options);
 /// Deliberately wrong (changes a weight): for tests that a miscompiling pass is caught.
 PassFactoryResult createTestPerturbConstantPass(const nlohmann::json &options);
 

@@ -15,6 +15,9 @@ const pass::PassRegistry &standardPassRegistry() {
     r.add("fuse-epilogues",
           "fold the Add/Relu/Clip/Sigmoid/SiLU chain after a Conv/MatMul into one fluidml.FusedConv/FusedMatMul",
           createFuseEpiloguesPass);
+    r.add("assign-layouts",
+          "layouts by op type (NCHWc: the target's channel block), propagated forward; Relayouts where kernels refuse",
+          createAssignLayoutsPass);
     r.add("schedule", "reorder operators (memory-aware topological order, or keep the import order)",
           createSchedulePass);
     r.add("memory-plan", "place every intermediate tensor in one arena by lifetimes (naive, greedy-size, best-of)",

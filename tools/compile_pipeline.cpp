@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "core/codegen/compiler.h"
 #include "exporters/trace_json.h"
 #include "passes/passes.h"
 
@@ -35,6 +36,10 @@ Expected<CompileOutcome> runPipeline(ir::Graph &graph, const pass::PipelineSpec 
   manager.setStopAfter(options.stopAfter);
 
   CompileOutcome outcome;
+  // Layout passes ask the kernels the code will be generated for what they read and write.
+  outcome.context.target = options.target;
+  outcome.context.target.threads = options.threads;
+  outcome.context.layoutAcceptance = codegen::checkNodeLayouts;
   if (options.trace) recorder.recordInitial(graph, outcome.context);
   auto start = std::chrono::steady_clock::now();
   FLUIDML_RETURN_IF_ERROR(manager.run(graph, outcome.context));

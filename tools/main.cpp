@@ -42,7 +42,7 @@ commands:
 common options:
   --shape NAME=DIMS             fix a model input's shape, e.g. --shape input_ids=1x128 (symbolic dims
                                 otherwise default to 1); repeatable
-  --pipeline FILE|NAME          pass pipeline (NAME = pipelines/NAME.json: baseline, fluidml; default fluidml)
+  --pipeline FILE|NAME          pass pipeline (NAME = pipelines/NAME.json: baseline, fluidml, nchwc; default fluidml)
   --trace FILE                  write every pass snapshot (graph, analyses, rewrites) as JSON
   --stop-after N                run only the first N passes of the pipeline
   --threads N                   threads of the compiled model (run, compile, bench; default 1)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <memory>
@@ -16,6 +17,7 @@
 
 #include "core/ir/graph.h"
 #include "core/pass/analysis_store.h"
+#include "core/target/target_description.h"
 
 namespace fluidml::pass {
 
@@ -38,9 +40,16 @@ struct PassResult {
   std::vector<Replacement> replacements;
 };
 
-/// What passes share besides the graph: the analyses they produce and read (see AnalysisStore).
+/// Whether a node's kernel reads and writes the layouts its operands have (codegen::checkNodeLayouts in practice;
+/// passes do not link the code generator, the drivers hand it over).
+using LayoutAcceptance = std::function<Status(const ir::Graph &, const ir::Node &)>;
+
+/// What passes share besides the graph: the analyses they produce and read (see AnalysisStore), the machine the
+/// code is for, and the kernels' layout acceptance (unset outside compilation drivers).
 struct PassContext {
   AnalysisStore analyses;
+  target::TargetDescription target = target::TargetDescription::host();
+  LayoutAcceptance layoutAcceptance;
 };
 
 class Pass {

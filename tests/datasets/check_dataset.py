@@ -3,7 +3,7 @@
 PyTorch's reference output.
 
 usage: check_dataset.py FLUIDML_BINARY NAME WORK_DIR [--seed N] [--rtol R] [--atol A] [--tolerance T]
-                        [--threads N] [--mcpu CPU [--no-zmm]] [--aot RUNNER [--iters K] [--warmup W]]
+                        [--threads N] [--mcpu CPU [--no-zmm]] [--pipeline P] [--aot RUNNER [--iters K] [--warmup W]]
 
 The dataset is made (or reused, if cached) in WORK_DIR/NAME-seedN; fluidml's outputs go to WORK_DIR/NAME-seedN-out.
 With --aot RUNNER (the path of fluidml-aot-run) the model is instead compiled ahead of time with
@@ -15,6 +15,9 @@ wall time and the runner's JSON summary line are printed.
 With --mcpu CPU the code is generated for that CPU (`fluidml run/compile --mcpu CPU`, e.g. x86-64-v3 for AVX2 on an
 AVX-512 machine): `fluidml run` then also checks against the reference interpreter (--check), the AOT build's
 model.json must record that CPU, and the output directories are WORK_DIR/NAME-seedN-out-CPU and -aot-CPU.
+With --pipeline P (a name in pipelines/ or a file) fluidml runs and compiles with that pipeline (`--pipeline P`),
+`fluidml run` also checks against the reference interpreter (--check), and the output directories end in -STEM
+(the pipeline file's stem), e.g. WORK_DIR/NAME-seedN-out-nchwc.
 --no-zmm (with --mcpu) also writes the assembly (--dump-asm) and fails when it names an AVX-512 register (zmm).
 An output passes when it has the reference's shape and dtype and every element satisfies
     |actual - expected| <= atol + rtol * |expected|        (numpy.isclose; defaults rtol 1e-3, atol 1e-4)
@@ -85,9 +88,14 @@ def assembly_ok(args, path: Path) -> bool:
     return zmm == 0
 
 
+def variant_suffix(args) -> str:
+    """What sets this run's output directories apart: -CPU for --mcpu, -STEM for --pipeline."""
+    return (f"-{args.mcpu}" if args.mcpu else "") + (f"-{Path(args.pipeline).stem}" if args.pipeline else "")
+
+
 def run_aot(args, dataset: Path, expected_files, rtol: float) -> int:
     """The --aot mode: fluidml compile, the .pb inputs as one raw file, fluidml-aot-run, then compare()."""
-    aot_dir = args.work_dir / (f"{args.name}-seed{args.seed}-aot" + (f"-{args.mcpu}" if args.mcpu else ""))
+    aot_dir = args.work_dir / (f"{args.name}-seed{args.seed}-aot" + variant_suffix(args))
     if aot_dir.exists():
         shutil.rmtree(aot_dir)
     command = [args.fluidml, "compile", str(dataset / "model.onnx"), "-o", str(aot_dir)]
@@ -95,6 +103,8 @@ def run_aot(args, dataset: Path, expected_files, rtol: float) -> int:
         command += ["--threads", str(args.threads)]
     if args.mcpu:
         command += ["--mcpu", args.mcpu]
+    if args.pipeline:
+        command += ["--pipeline", args.pipeline]
     if args.no_zmm:
         command += ["--dump-asm", str(args.work_dir / f"{args.name}-seed{args.seed}-aot-{args.mcpu}.s")]
     start = time.monotonic()
@@ -171,6 +181,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, help="fluidml's thread count (run --threads / compile --threads)")
     parser.add_argument("--mcpu", help="the CPU fluidml generates code for (run --mcpu / compile --mcpu)")
     parser.add_argument("--no-zmm", action="store_true", help="fail when the generated assembly uses zmm registers")
+    parser.add_argument("--pipeline", help="fluidml's pass pipeline, a name in pipelines/ or a file (run/compile "
+                        "--pipeline); also checks against the interpreter")
     parser.add_argument("--aot", type=Path, metavar="RUNNER",
                         help="compile ahead of time and run with this fluidml-aot-run instead of `fluidml run`")
     parser.add_argument("--iters", type=int, default=2, help="--aot: timed runs (default 2)")
@@ -207,7 +219,7 @@ def main() -> int:
     if args.aot is not None:
         return run_aot(args, dataset, expected_files, rtol)
 
-    out_dir = args.work_dir / (f"{args.name}-seed{args.seed}-out" + (f"-{args.mcpu}" if args.mcpu else ""))
+    out_dir = args.work_dir / (f"{args.name}-seed{args.seed}-out" + variant_suffix(args))
     for stale in out_dir.glob("output_*.pb"):
         stale.unlink()
     start = time.monotonic()
@@ -216,7 +228,11 @@ def main() -> int:
     if args.threads is not None:
         command += ["--threads", str(args.threads)]
     if args.mcpu:
-        command += ["--mcpu", args.mcpu, "--check"]
+        command += ["--mcpu", args.mcpu]
+    if args.pipeline:
+        command += ["--pipeline", args.pipeline]
+    if args.mcpu or args.pipeline:
+        command += ["--check"]
     if args.no_zmm:
         out_dir.mkdir(parents=True, exist_ok=True)
         command += ["--dump-asm", str(out_dir / "model.s")]
@@ -227,7 +243,7 @@ def main() -> int:
         print(f"FAIL {args.name}: fluidml run exited {run.returncode} after {seconds:.1f} s")
         return 1
     print(f"fluidml run: {seconds:.2f} s")
-    if args.mcpu:
+    if args.mcpu or args.pipeline:
         print("\n".join(line for line in run.stdout.splitlines() if line.startswith("check")))
     if args.no_zmm and not assembly_ok(args, out_dir / "model.s"):
         return 1

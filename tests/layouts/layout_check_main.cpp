@@ -110,6 +110,7 @@ int main(int argc, char **argv) {
   ir::Graph optimized = imported->clone();
   auto manager = pass::PassManager::fromSpec(*spec, passes::standardPassRegistry());
   pass::PassContext context;
+  context.layoutAcceptance = codegen::checkNodeLayouts;
   Status ran = manager ? manager->run(optimized, context) : manager.status();
   if (!ran.isOk()) {
     std::fprintf(stderr, "fluidml_layout_check: %s\n", ran.message().c_str());
