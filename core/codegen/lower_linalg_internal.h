@@ -1,5 +1,5 @@
-// Pieces shared by the linalg lowering files (lower_linalg.cpp, lower_conv.cpp, lower_pool.cpp). Private to
-// core/codegen.
+// Pieces shared by the linalg lowering files (lower_linalg.cpp, lower_conv.cpp, lower_pool.cpp,
+// lower_pool_blocked.cpp). Private to core/codegen.
 #pragma once
 
 #include <functional>
@@ -60,6 +60,18 @@ void emitWindowSweep(KernelBuilder &b, const WindowSweep &sweep);
 Status checkBlockedConvLayouts(const ir::Graph &graph, const ir::Node &node);
 /// Emits the blocked conv when the output is NCHW[B]c (false otherwise: the caller emits a row-major conv).
 bool emitBlockedConv(KernelContext &c, const ops::Window &w, int64_t group);
+/// Per output index along window dim d: the taps inside the input, or inside input and pads (count_include_pad;
+/// taps past the end pads, which ceil_mode adds, never count).
+std::vector<int64_t> poolTapCounts(const ops::Window &w, size_t d, bool includePad);
+
+/// The pools that run on channel-blocked operands (lower_pool_blocked.cpp).
+enum class BlockedPoolKind { Max, Average, GlobalMax, GlobalAverage };
+/// A float32 pool whose input and output are both NC...[B]c of one block size B (MaxPool without Indices): one
+/// vector of B channels per output position. checkPoolLayouts has accepted the node. Sets strategy "blocked".
+Status emitBlockedPool(KernelContext &c, BlockedPoolKind kind);
+/// The layouts of MaxPool, AveragePool, GlobalMaxPool and GlobalAveragePool: input and output both row-major, or
+/// both channel-blocked with one block size (float32, non-empty, no MaxPool Indices); Indices row-major.
+Status checkPoolLayouts(const ir::Graph &graph, const ir::Node &node);
 
 void registerConvLowerings(LoweringTable &table);
 void registerPoolLowerings(LoweringTable &table);

@@ -7,7 +7,8 @@
 // strides); columns whose taps are all inside the row (decided at compile time) use plain loads. Average divisors
 // come from per-dimension count tables computed at compile time. Global pools: one vectorized reduction per plane.
 // Indices of MaxPool, LpPool and other dtypes: scalar loops with the reference kernels' order (and double
-// accumulation). O(planes x output positions x kernel).
+// accumulation). O(planes x output positions x kernel). Channel-blocked operands (NCHW16c, ...) go to
+// lower_pool_blocked.cpp.
 #include <cmath>
 #include <limits>
 #include <variant>
@@ -23,20 +24,6 @@ namespace fluidml::codegen::linalg {
 namespace {
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-/// Per output index along padded dim d: the kernel positions inside the input (or inside input and pads).
-std::vector<int64_t> dimCounts(const ops::Window &w, size_t d, bool includePad) {
-  std::vector<int64_t> counts;
-  for (int64_t o = 0; o < w.out[d]; ++o) {
-    int64_t count = 0;
-    for (int64_t k = 0; k < w.kernel[d]; ++k) {
-      const int64_t pos = o * w.stride[d] - w.padBegin[d] + k * w.dilation[d];
-      if (includePad ? (pos >= -w.padBegin[d] && pos < w.in[d] + w.padEnd[d]) : (pos >= 0 && pos < w.in[d])) ++count;
-    }
-    counts.push_back(count);
-  }
-  return counts;
-}
 
 /// A private constant float table in the module.
 llvm::Value *floatTable(KernelBuilder &b, const std::vector<float> &values, const std::string &name) {
@@ -77,9 +64,9 @@ void emitWindowSweep(KernelBuilder &b, const WindowSweep &s) {
   llvm::Value *rowCounts = nullptr;
   llvm::Value *columnCounts = nullptr;
   if (s.kind == WindowSweep::Kind::Average) {
-    const std::vector<int64_t> d = dimCounts(w, 0, s.countIncludePad);
-    const std::vector<int64_t> h = dimCounts(w, 1, s.countIncludePad);
-    const std::vector<int64_t> c = dimCounts(w, 2, s.countIncludePad);
+    const std::vector<int64_t> d = poolTapCounts(w, 0, s.countIncludePad);
+    const std::vector<int64_t> h = poolTapCounts(w, 1, s.countIncludePad);
+    const std::vector<int64_t> c = poolTapCounts(w, 2, s.countIncludePad);
     std::vector<float> rows, columns(static_cast<size_t>(vectors * laneCount), 1.0f);
     for (int64_t cd : d)
       for (int64_t ch : h) rows.push_back(static_cast<float>(cd * ch));
@@ -223,8 +210,8 @@ void emitPoolScalar(KernelContext &c, const ops::Window &w, PoolKind kind) {
   llvm::Type *f64 = ir.getDoubleTy();
   llvm::Value *divisors = nullptr;
   if (kind == PoolKind::Average) {
-    const std::vector<int64_t> d = dimCounts(w, 0, includePad), h = dimCounts(w, 1, includePad),
-                               col = dimCounts(w, 2, includePad);
+    const std::vector<int64_t> d = poolTapCounts(w, 0, includePad), h = poolTapCounts(w, 1, includePad),
+                               col = poolTapCounts(w, 2, includePad);
     std::vector<float> all;
     for (int64_t cd : d)
       for (int64_t ch : h)
@@ -292,6 +279,8 @@ void emitPoolScalar(KernelContext &c, const ops::Window &w, PoolKind kind) {
 }
 
 Status emitPool(KernelContext &c, PoolKind kind) {
+  if (kind != PoolKind::Lp && c.inputType(0).layout.isBlocked())  // checkPoolLayouts accepted it
+    return emitBlockedPool(c, kind == PoolKind::Max ? BlockedPoolKind::Max : BlockedPoolKind::Average);
   FLUIDML_ASSIGN_OR_RETURN(ops::Window w, ops::poolWindow(c.node, c.inputType(0).shape));
   if (c.outputType(0).numel() == 0) return Status::ok();
   const ir::Shape &x = c.inputType(0).shape;
@@ -325,6 +314,9 @@ Status emitGlobalPool(KernelContext &c) {
   KernelBuilder &b = c.b;
   llvm::IRBuilder<> &ir = b.ir();
   const ir::TensorType &xType = c.inputType(0);
+  if constexpr (kKind != PoolKind::Lp)
+    if (xType.layout.isBlocked())
+      return emitBlockedPool(c, kKind == PoolKind::Max ? BlockedPoolKind::GlobalMax : BlockedPoolKind::GlobalAverage);
   const ir::DType dtype = xType.dtype;
   const int64_t planes = xType.shape[0] * xType.shape[1];
   if (planes == 0) return Status::ok();
@@ -420,6 +412,9 @@ void registerPoolLowerings(LoweringTable &table) {
   table.add("GlobalAveragePool", emitGlobalPool<PoolKind::Average>);
   table.add("GlobalMaxPool", emitGlobalPool<PoolKind::Max>);
   table.add("GlobalLpPool", emitGlobalPool<PoolKind::Lp>);
+  // LpPool and GlobalLpPool keep the default (row-major only).
+  for (const char *op : {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"})
+    table.declareLayouts("", op, LayoutSupport::Blocked, &checkPoolLayouts);
 }
 
 }  // namespace fluidml::codegen::linalg
