@@ -7,7 +7,7 @@
 // (OIHW[B]i[B]o, zero lanes past the channel counts): one derived copy, read with plain vector loads.
 //  - The input is NCHW[B]c (same B) or row-major NCHW: the first conv of a network reads the model's NCHW
 //    image and writes blocked, so no conversion precedes it.
-//  - Input channels are visited in chunks whose weights stay in L2; the tile's sums go to the output between
+//  - Input channels are visited in chunks whose weights stay in L1; the tile's sums go to the output between
 //    chunks; bias and the fused steps (Add of a blocked residual or a per-channel operand, activations) are
 //    applied in registers when the last chunk ends, and the padding lanes of the last block are stored as zero.
 //  - Border tiles (those whose taps reach the padding) are generated per tile with their invalid taps left out
@@ -15,7 +15,8 @@
 //  - 1x1 stride-1 unpadded convs see the plane as one row of H x W positions.
 //  - Depthwise convs (one input channel per group, multiplier 1) multiply B channels at a time: vector loads
 //    of the input and the weights [C/B][KH][KW][B], no broadcast.
-// Work items: (image, group of OCR channel blocks, chunk of output rows), parallel.
+// Work items: (image, group of OCR channel blocks, chunk of output rows), parallel. O(N x Cout x Cin/g x kernel x
+// positions), padded to whole channel blocks.
 #include <algorithm>
 #include <array>
 
@@ -279,7 +280,7 @@ class BlockedConvEmitter {
             llvm::Value *iw0 = ir_.CreateAdd(iwBase, ir_.CreateMul(kwIndex, b_.i64(p_.dw)));
             llvm::Value *xBase = ir_.CreateAdd(xRowBase, ir_.CreateMul(iw0, b_.i64(p_.xPos)));
             if (p_.depthwise) {
-              emitDepthwiseTaps(pass, acc, count, mask, staticKw, icb, khIndex, kwIndex, xBase);
+              emitDepthwiseTaps(acc, count, mask, staticKw, icb, khIndex, kwIndex, xBase);
               return;
             }
             emitTaps(pass, acc, count, mask, staticKw, lanes, icb, khIndex, kwIndex, xBase);
@@ -411,9 +412,8 @@ class BlockedConvEmitter {
   }
 
   /// Depthwise: the input block's B channels times the tap's B weights, one vector FMA per position.
-  void emitDepthwiseTaps(const Pass &pass, llvm::AllocaInst *acc, int64_t count, const TapMask &mask, int64_t staticKw,
-                         llvm::Value *icb, llvm::Value *khIndex, llvm::Value *kwIndex, llvm::Value *xBase) {
-    (void)pass;
+  void emitDepthwiseTaps(llvm::AllocaInst *acc, int64_t count, const TapMask &mask, int64_t staticKw, llvm::Value *icb,
+                         llvm::Value *khIndex, llvm::Value *kwIndex, llvm::Value *xBase) {
     llvm::Value *tap = ir_.CreateAdd(ir_.CreateMul(ir_.CreateAdd(ir_.CreateMul(icb, b_.i64(p_.kh)), khIndex), b_.i64(p_.kw)), kwIndex);
     llvm::Value *weights = ir_.CreateAlignedLoad(
         vecTy_, b_.elementPtr(ir::DType::Float32, cap_[1], ir_.CreateMul(tap, b_.i64(p_.block))), llvm::Align(4));
