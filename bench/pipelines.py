@@ -90,7 +90,8 @@ def markdown(rows, meta, pipelines):
         header += [f"{p} ms (min-max)", f"{p}/ORT"]
     for p in pipelines[1:]:
         header += [f"{p} speedup over {base}"]
-    header += [f"{p} peak RSS MiB" for p in pipelines] + [f"{p} arena MiB" for p in pipelines]
+    header += ["ORT peak RSS MiB"] + [f"{p} peak RSS MiB" for p in pipelines]
+    header += [f"{p} weights MiB" for p in pipelines] + [f"{p} arena MiB" for p in pipelines]
     header += ["ORT vs torch"] + [f"{p} vs torch" for p in pipelines]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
@@ -105,7 +106,10 @@ def markdown(rows, meta, pipelines):
                       compare.fmt(compare.ratio(r.get("latency_ms"), ort.get("latency_ms")))]
         for p in pipelines[1:]:
             cells.append(compare.fmt(compare.ratio(results[base].get("latency_ms"), results[p].get("latency_ms"))) + "x")
+        cells += [compare.fmt(ort["peak_rss_bytes"] / MIB if ort.get("peak_rss_bytes") else None, 1)]
         cells += [compare.fmt(results[p]["peak_rss_bytes"] / MIB if results[p].get("peak_rss_bytes") else None, 1)
+                  for p in pipelines]
+        cells += [compare.fmt(results[p]["weights_bytes"] / MIB if results[p].get("weights_bytes") is not None else None, 1)
                   for p in pipelines]
         cells += [compare.fmt(results[p]["arena_bytes"] / MIB if results[p].get("arena_bytes") is not None else None, 1)
                   for p in pipelines]
