@@ -17,6 +17,10 @@
 #include "core/ir/graph.h"
 #include "core/pass/analysis_store.h"
 
+namespace fluidml::target {
+class KernelCatalog;
+}  // namespace fluidml::target
+
 namespace fluidml::pass {
 
 /// One rewrite: which nodes replaced which (the explorer's exact per-pass diff). Node ids are never reused, so
@@ -41,6 +45,8 @@ struct PassResult {
 /// What passes share besides the graph: the analyses they produce and read (see AnalysisStore).
 struct PassContext {
   AnalysisStore analyses;
+  /// The kernel variants and their costs (core/target/kernel_catalog.h), for layout passes; nullptr when none.
+  const target::KernelCatalog *catalog = nullptr;
 };
 
 class Pass {
