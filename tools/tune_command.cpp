@@ -130,6 +130,26 @@ int tuneCommand(const CliOptions &options) {
     total.measured += counts->measured;
     total.analytic += counts->analytic;
   }
+  // The model as it stands (every node in the layouts it has now) by the table: the sum of its nodes' costs, to
+  // hold against `fluidml bench` (the layout passes' predictions are sums like it).
+  std::map<int, double> predictedMs;
+  for (int threads : options.threadCounts) {
+    for (ir::NodeId id : graph->order()) {
+      const ir::Node &node = graph->node(id);
+      target::KernelVariant current;
+      for (ir::ValueId v : node.inputs)
+        current.inputs.push_back(v == ir::kNoValue ? ir::Layout::rowMajor() : graph->value(v).type.layout);
+      for (ir::ValueId v : node.outputs)
+        current.outputs.push_back(v == ir::kNoValue ? ir::Layout::rowMajor() : graph->value(v).type.layout);
+      for (const target::KernelVariant &variant : catalog.variants(*graph, node)) {
+        if (variant.inputs != current.inputs || variant.outputs != current.outputs) continue;
+        auto cost = catalog.cost(*graph, node, variant, threads);
+        if (!cost) return reportError(cost.status().withContext(model));
+        predictedMs[threads] += cost->nanoseconds * 1e-6;
+        break;
+      }
+    }
+  }
   if (Status saved = cache.save(); !saved.isOk()) return reportError(saved);
   const double wallMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 
@@ -150,6 +170,11 @@ int tuneCommand(const CliOptions &options) {
                        {"analytic", total.analytic},
                        {"cache", cache.path()},
                        {"cache_entries", cache.size()},
+                       {"predicted_ms", [&] {
+                          nlohmann::json byThreads = nlohmann::json::object();
+                          for (const auto &[threads, ms] : predictedMs) byThreads[std::to_string(threads)] = ms;
+                          return byThreads;
+                        }()},
                        {"wall_ms", wallMs},
                        {"import_ms", importMs}};
     std::cout << out.dump() << '\n';
@@ -163,6 +188,11 @@ int tuneCommand(const CliOptions &options) {
               conversions);
   std::printf("  entries   %zu unique: %zu measured, %zu cached, %zu analytic\n", total.unique, total.measured,
               total.cached, total.analytic);
+  std::string predicted;
+  for (const auto &[threads, ms] : predictedMs)
+    predicted += (predicted.empty() ? "" : ", ") + std::to_string(threads) + " thread" + (threads == 1 ? "" : "s") +
+                 " " + std::to_string(ms).substr(0, std::to_string(ms).find('.') + 3) + " ms";
+  std::printf("  predicted %s (sum of the node costs in the current layouts)\n", predicted.c_str());
   std::printf("  cache     %s (%zu entries)\n", cache.path().empty() ? "(in memory: FLUIDML_CACHE_DIR=off)" : cache.path().c_str(),
               cache.size());
   std::printf("  wall time %.1f s (model import %.1f s)\n", wallMs / 1000.0, importMs / 1000.0);

@@ -118,19 +118,28 @@ Expected<MeasuredKernelCatalog::Counts> MeasuredKernelCatalog::measureMissing(
     return counts;
   }
 
-  // Batches of similar total run time, by the roofline estimate.
+  // Batches of bounded run time (by the roofline estimate) and memory (the operands' buffers all exist at once).
   std::vector<double> estimates;
+  std::vector<size_t> bytes;
   for (const auto &[key, request] : pending) {
     FLUIDML_ASSIGN_OR_RETURN(target::KernelCost estimate, analyticCost(*request->graph, *request->node, request->variant, threads));
     estimates.push_back(estimate.nanoseconds);
+    size_t operandBytes = 0;
+    for (const std::vector<ir::ValueId> *values : {&request->node->inputs, &request->node->outputs})
+      for (ir::ValueId v : *values)
+        if (v != ir::kNoValue && !request->graph->value(v).isConstant()) operandBytes += request->graph->value(v).type.bytes();
+    bytes.push_back(operandBytes);
   }
   size_t done = 0;
   while (done < pending.size()) {
     size_t end = done;
     double milliseconds = 0;
+    size_t batchBytes = 0;
     while (end < pending.size() && end - done < options_.batchSize &&
-           (end == done || milliseconds + estimates[end] * 1e-6 <= options_.batchMilliseconds)) {
+           (end == done || (milliseconds + estimates[end] * 1e-6 <= options_.batchMilliseconds &&
+                            batchBytes + bytes[end] <= options_.batchBytes))) {
       milliseconds += estimates[end] * 1e-6;
+      batchBytes += bytes[end];
       ++end;
     }
     if (progress) progress(done, pending.size(), pending[done].second->node->name);

@@ -22,6 +22,7 @@ struct MeasuredCatalogOptions {
   TimingOptions timing;            // its target is set from `target`
   size_t batchSize = 24;           // kernels per compiled module at most
   double batchMilliseconds = 40;   // and about this much estimated run time per batch
+  size_t batchBytes = size_t{256} << 20;  // and at most this many bytes of non-constant operands (a big one alone)
 };
 
 class MeasuredKernelCatalog final : public target::KernelCatalog {
