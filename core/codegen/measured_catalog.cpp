@@ -142,7 +142,12 @@ Expected<MeasuredKernelCatalog::Counts> MeasuredKernelCatalog::measureMissing(
       batchBytes += bytes[end];
       ++end;
     }
-    if (progress) progress(done, pending.size(), pending[done].second->node->name);
+    if (progress) {
+      const TimingRequest &first = *pending[done].second;
+      const ir::ValueId out = first.node->output(0);
+      progress(done, pending.size(),
+               first.node->opType + (out == ir::kNoValue ? "" : " " + first.graph->value(out).type.toString()));
+    }
     std::vector<TimingRequest> batch;
     for (size_t i = done; i < end; ++i) batch.push_back(*pending[i].second);
     auto timings = timeKernels(batch, threads, options_.timing);

@@ -156,7 +156,11 @@ std::vector<KernelVariant> enumerateVariants(const ir::Graph &graph, const ir::N
 
   if (isRelayoutNode(node)) {  // a conversion: every ordered pair of different candidates of its value
     if (!varies(graph, node.input(0))) return {};
-    const std::vector<ir::Layout> layouts = valueCandidates(graph, node.inputs[0], blockLanes);
+    // The candidates of the value on either side (a MatMul may read the converted one).
+    std::vector<ir::Layout> layouts = valueCandidates(graph, node.inputs[0], blockLanes);
+    if (node.output(0) != ir::kNoValue)
+      for (const ir::Layout &layout : valueCandidates(graph, node.outputs[0], blockLanes))
+        if (std::find(layouts.begin(), layouts.end(), layout) == layouts.end()) layouts.push_back(layout);
     for (const ir::Layout &from : layouts)
       for (const ir::Layout &to : layouts) {
         if (from == to || found.size() >= maxVariants) continue;

@@ -45,7 +45,7 @@ class KernelCatalog {
   virtual ~KernelCatalog() = default;
   /// The variants of `node` that its kernel accepts, row-major first (always present for a lowered op); empty
   /// when the op has no code generation. For fluidml.Relayout: every conversion between two different
-  /// candidate layouts of its input (`inputs` = from, `outputs` = to).
+  /// candidate layouts of its tensor (`inputs` = from, `outputs` = to; none when the tensor has one candidate).
   virtual std::vector<KernelVariant> variants(const ir::Graph &graph, const ir::Node &node) const = 0;
   /// The cost of one call of `variant` of `node` on a thread pool of `threads` threads.
   virtual Expected<KernelCost> cost(const ir::Graph &graph, const ir::Node &node, const KernelVariant &variant,
