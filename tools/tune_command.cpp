@@ -129,7 +129,12 @@ int tuneCommand(const CliOptions &options) {
     total.cached += counts->cached;
     total.measured += counts->measured;
     total.analytic += counts->analytic;
+    for (std::string &failure : counts->failures) total.failures.push_back(std::move(failure));
   }
+  // Kernels that could not be timed have analytic costs; say why (a few), since it is a code generation problem.
+  for (size_t i = 0; i < total.failures.size() && i < 5; ++i)
+    std::cerr << "fluidml: warning: could not time " << total.failures[i] << '\n';
+  if (total.failures.size() > 5) std::cerr << "fluidml: warning: ... and " << total.failures.size() - 5 << " more\n";
   // The model as it stands (every node in the layouts it has now) by the table: the sum of its nodes' costs, to
   // hold against `fluidml bench` (the layout passes' predictions are sums like it).
   std::map<int, double> predictedMs;

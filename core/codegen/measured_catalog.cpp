@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iostream>
-#include <map>
+#include <set>
 
 #include "core/analysis/model_stats.h"
 #include "core/codegen/compiler.h"
@@ -89,11 +89,11 @@ Expected<MeasuredKernelCatalog::Counts> MeasuredKernelCatalog::measureMissing(
     const std::vector<TimingRequest> &requests, int threads,
     const std::function<void(size_t, size_t, const std::string &)> &progress) const {
   Counts counts;
-  std::map<std::string, size_t> seen;
+  std::set<std::string> seen;
   std::vector<std::pair<std::string, const TimingRequest *>> pending;
   for (const TimingRequest &request : requests) {
     std::string key = target::costKey(*request.graph, *request.node, request.variant, threads);
-    if (!seen.emplace(key, 0).second) continue;
+    if (!seen.insert(key).second) continue;
     ++counts.unique;
     if (cache_.find(key) != nullptr) {
       ++counts.cached;
@@ -111,6 +111,7 @@ Expected<MeasuredKernelCatalog::Counts> MeasuredKernelCatalog::measureMissing(
     FLUIDML_ASSIGN_OR_RETURN(target::KernelCost estimate, analyticCost(*request.graph, *request.node, request.variant, threads));
     cache_.put(key, {estimate.nanoseconds, "analytic", "", 0, timing.status().message()});
     ++counts.analytic;
+    counts.failures.push_back(request.node->opType + " (" + request.variant.implementation + "): " + timing.status().message());
     return Status::ok();
   };
   if (!options_.measure) {  // estimated on demand by cost(), never cached: a later run with measuring measures them

@@ -40,6 +40,7 @@ class MeasuredKernelCatalog final : public target::KernelCatalog {
     size_t cached = 0;    // already in the cache
     size_t measured = 0;  // timed now
     size_t analytic = 0;  // measuring failed (or is disabled): roofline estimates
+    std::vector<std::string> failures;  // why each kernel that failed to be timed failed
   };
   /// Times, `batchSize` to a module, every request whose key the cache lacks (each key once), at `threads`
   /// threads, and stores the results in the cache (const like cost(): the catalog's costs only get known). `progress(done, total, what)` is called before each batch

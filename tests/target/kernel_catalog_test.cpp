@@ -223,3 +223,34 @@ TEST_CASE("Kernel catalog: without measuring, costs are analytic rooflines", "[c
   // Analytic costs are not cached: a later catalog that measures will measure them.
   REQUIRE(cache.size() == 0);
 }
+
+TEST_CASE("Kernel catalog: a kernel that cannot be timed gets a cached analytic cost saying why", "[catalog][llvm]") {
+  const ir::Graph graph = catalogGraph();
+  target::CostCache cache = memoryCache();
+  codegen::MeasuredKernelCatalog catalog(quickOptions(), cache);
+  const ir::Node &add = nodeOf(graph, "Add");
+  const target::KernelVariant good = catalog.variants(graph, add).front();
+  target::KernelVariant broken = good;  // a tile over the batch dim of extent 1: the isolated graph cannot be built
+  broken.inputs[0] = ir::Layout::blocked(4, {{0, 8}});
+  broken.implementation = "Add/broken";
+  const std::vector<codegen::TimingRequest> requests{{&graph, &add, good}, {&graph, &add, broken}};
+  auto counts = catalog.measureMissing(requests, 1);  // one batch: it fails, then each is timed alone
+  REQUIRE(counts.hasValue());
+  REQUIRE(counts->measured == 1);
+  REQUIRE(counts->analytic == 1);
+  REQUIRE(counts->failures.size() == 1);
+  REQUIRE(counts->failures[0].find("Add/broken") != std::string::npos);
+  const target::CostEntry *entry = cache.find(target::costKey(graph, add, broken, 1));
+  REQUIRE(entry != nullptr);
+  REQUIRE(entry->source == "analytic");
+  REQUIRE_FALSE(entry->note.empty());
+  REQUIRE(entry->nanoseconds > 0);
+  auto again = catalog.measureMissing(requests, 1);  // not tried again
+  REQUIRE(again.hasValue());
+  REQUIRE(again->cached == 2);
+  REQUIRE(again->analytic == 0);
+  auto cost = catalog.cost(graph, add, broken, 1);
+  REQUIRE(cost.hasValue());
+  REQUIRE(cost->source == "analytic");
+  REQUIRE(cost->cached);
+}
