@@ -14,9 +14,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/codegen/jit_cache.h"
+#include "core/interp/random_inputs.h"
 #include "tools/commands.h"
 #include "tools/profile_report.h"
-#include "tools/random_inputs.h"
 
 namespace fluidml::cli {
 
@@ -49,7 +49,7 @@ int benchCommand(const CliOptions &options) {
   if (!compiled) return reportError(compiled.status().withContext(model));
   codegen::CompiledModel &runner = **compiled;
 
-  const std::vector<ir::Tensor> inputs = makeRandomInputs(prepared->graph, options.seed);
+  const std::vector<ir::Tensor> inputs = interp::makeRandomInputs(prepared->graph, options.seed);
   std::vector<ir::Tensor> outputs;
   for (const ir::TensorType &type : runner.outputTypes()) outputs.push_back(ir::Tensor::zeros(type.dtype, type.shape));
   for (int i = 0; i < options.warmup; ++i) {

@@ -20,6 +20,7 @@ int passesCommand(const CliOptions &options);
 int datasetsCommand(const CliOptions &options);
 int compileCommand(const CliOptions &options);
 int benchCommand(const CliOptions &options);
+int tuneCommand(const CliOptions &options);
 
 /// Imports the model named by the first positional argument with the --shape options.
 Expected<ir::Graph> loadModel(const CliOptions &options);

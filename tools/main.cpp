@@ -30,6 +30,13 @@ commands:
                                 latency, peak RSS, arena/weights/lower-bound bytes, compile time; --profile also
                                 times every node over the timed runs: the slowest nodes, time per op type and per
                                 kernel strategy and layouts (--json: a "profile" object)
+  tune MODEL [--threads N[,M]] [--pipeline P] [--json]
+                                measure the kernel costs the layout choice needs: the pipeline's rewrites up to
+                                its first layout pass, then every node's kernel variants (layouts read and
+                                written) and every tensor's layout conversions, each compiled and timed alone
+                                (median of k runs) at each thread count, into the cost cache
+                                ($FLUIDML_CACHE_DIR/costs.json, default ~/.cache/fluidml/costs.json); what the
+                                cache holds is not measured again
   plan MODEL [--pipeline P] [--json]
                                 the memory plan: lower bound (with and without the schedule), arena bytes and
                                 efficiency per planner (naive, greedy-size, best-of), in-place and view reuses
@@ -45,7 +52,8 @@ common options:
   --pipeline FILE|NAME          pass pipeline (NAME = pipelines/NAME.json: baseline, fluidml, nchwc; default fluidml)
   --trace FILE                  write every pass snapshot (graph, analyses, rewrites) as JSON
   --stop-after N                run only the first N passes of the pipeline
-  --threads N                   threads of the compiled model (run, compile, bench; default 1)
+  --threads N                   threads of the compiled model (run, compile, bench; default 1); tune takes a
+                                list, e.g. --threads 1,2
   --dump-ir FILE                write the optimized LLVM IR (run, compile, bench)
   --dump-asm FILE               write the target's assembly (run, compile, bench)
   --mcpu NAME                   the CPU to generate code for (run, compile, bench; default native = this host):
@@ -76,6 +84,7 @@ int main(int argc, char **argv) {
     if (options->command == "datasets") return datasetsCommand(*options);
     if (options->command == "compile") return compileCommand(*options);
     if (options->command == "bench") return benchCommand(*options);
+    if (options->command == "tune") return tuneCommand(*options);
     return reportError(fluidml::Status::error("unknown command '" + options->command + "' (see fluidml --help)"));
   } catch (const std::bad_alloc &) {
     std::cerr << "fluidml: internal error: out of memory\n";

@@ -16,10 +16,10 @@
 
 #include "core/codegen/jit_cache.h"
 #include "core/interp/interpreter.h"
+#include "core/interp/random_inputs.h"
 #include "core/onnx/tensor_proto.h"
 #include "tools/commands.h"
 #include "tools/compile_pipeline.h"
-#include "tools/random_inputs.h"
 
 namespace fs = std::filesystem;
 
@@ -97,7 +97,7 @@ int runCommand(const CliOptions &options) {
     if (!matched) return reportError(matched.status());
     inputs = std::move(matched).value();
   } else {
-    inputs = makeRandomInputs(*graph, options.seed);
+    inputs = interp::makeRandomInputs(*graph, options.seed);
   }
   Status inputsOk = interp::checkInputs(*graph, inputs);
   if (!inputsOk.isOk()) return reportError(inputsOk.withContext(options.positional[0]));

@@ -19,6 +19,10 @@
 #include "core/pass/analysis_store.h"
 #include "core/target/target_description.h"
 
+namespace fluidml::target {
+class KernelCatalog;
+}  // namespace fluidml::target
+
 namespace fluidml::pass {
 
 /// One rewrite: which nodes replaced which (the explorer's exact per-pass diff). Node ids are never reused, so
@@ -50,6 +54,8 @@ struct PassContext {
   AnalysisStore analyses;
   target::TargetDescription target = target::TargetDescription::host();
   LayoutAcceptance layoutAcceptance;
+  /// The kernel variants and their costs (core/target/kernel_catalog.h), for layout passes; nullptr when none.
+  const target::KernelCatalog *catalog = nullptr;
 };
 
 class Pass {

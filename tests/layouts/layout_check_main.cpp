@@ -19,7 +19,7 @@
 #include "core/pass/pipeline.h"
 #include "passes/passes.h"
 #include "tests/layouts/random_layouts.h"
-#include "tools/random_inputs.h"
+#include "core/interp/random_inputs.h"
 
 using namespace fluidml;
 
@@ -100,7 +100,7 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "fluidml_layout_check: %s\n", imported.message().c_str());
     return 2;
   }
-  const std::vector<ir::Tensor> inputs = cli::makeRandomInputs(*imported, 1);
+  const std::vector<ir::Tensor> inputs = interp::makeRandomInputs(*imported, 1);
   auto expected = interp::Interpreter(*imported).run(inputs);
   auto spec = pass::readPipelineFile(options.pipeline);
   if (!expected || !spec) {

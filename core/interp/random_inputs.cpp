@@ -1,10 +1,10 @@
-#include "tools/random_inputs.h"
+#include "core/interp/random_inputs.h"
 
 #include <algorithm>
 #include <cctype>
 #include <random>
 
-namespace fluidml::cli {
+namespace fluidml::interp {
 
 namespace {
 
@@ -58,4 +58,4 @@ std::vector<ir::Tensor> makeRandomInputs(const ir::Graph &graph, uint32_t seed) 
   return inputs;
 }
 
-}  // namespace fluidml::cli
+}  // namespace fluidml::interp
