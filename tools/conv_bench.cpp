@@ -19,7 +19,7 @@
 #include "core/ir/verifier.h"
 #include "core/onnx/onnx_import.h"
 #include "core/ops/op_registry.h"
-#include "tools/random_inputs.h"
+#include "core/interp/random_inputs.h"
 
 using namespace fluidml;
 
@@ -127,7 +127,7 @@ Expected<Timed> prepare(const ir::Graph &graph, int threads, const std::string &
   if (!model.hasValue()) return model.status();
   Timed t;
   t.model = std::move(*model);
-  t.inputs = cli::makeRandomInputs(graph, 1);
+  t.inputs = interp::makeRandomInputs(graph, 1);
   for (const ir::TensorType &type : t.model->outputTypes()) t.outputs.push_back(ir::Tensor::zeros(type.dtype, type.shape));
   for (const auto &[node, strategy] : t.model->kernelStrategies())
     if (node.rfind("Conv", 0) == 0) t.strategy = strategy;
